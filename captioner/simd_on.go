@@ -1,0 +1,5 @@
+//go:build goexperiment.simd
+
+package captioner
+
+const simdNote = ", SIMD kernels"

@@ -1,0 +1,317 @@
+package datasets
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/attncap/attncap/internal/atomicfile"
+)
+
+// DefaultShapesImages is the size of the synthetic set that `-data shapes` generates.
+const DefaultShapesImages = 3000
+
+// ShapesOptions configure GenerateShapes.
+type ShapesOptions struct {
+	// N is the number of images; 80% go to train, 10% to val, 10% to test.
+	N int
+	// Seed makes the set reproducible: the same seed and N give byte-identical files.
+	Seed uint64
+	// MinSize and MaxSize bound the image width and height in pixels (defaults 96 and 160).
+	MinSize, MaxSize int
+}
+
+// The vocabulary of the synthetic world.
+var (
+	shapeKinds  = []string{"circle", "square", "triangle"}
+	shapeSizes  = []string{"small", "large"}
+	shapeColors = []struct {
+		name string
+		rgb  color.RGBA
+	}{
+		{"red", color.RGBA{220, 30, 30, 255}},
+		{"green", color.RGBA{30, 170, 40, 255}},
+		{"blue", color.RGBA{30, 60, 220, 255}},
+		{"yellow", color.RGBA{235, 210, 20, 255}},
+		{"purple", color.RGBA{140, 40, 170, 255}},
+	}
+)
+
+// shape is one object drawn in a synthetic image.
+type shape struct {
+	kind, size, color string
+	cx, cy, r         float64 // centre and half-extent in pixels
+}
+
+func (s shape) name() string     { return s.color + " " + s.kind }
+func (s shape) fullName() string { return s.size + " " + s.color + " " + s.kind }
+
+// GenerateShapes writes a synthetic captioning set into dir in the Flickr8k layout
+// (Flicker8k_Dataset/*.jpg, Flickr8k.token.txt, Flickr_8k.{train,dev,test}Images.txt): one to
+// three coloured circles, squares and triangles, small or large, on noisy backgrounds of varied
+// sizes, each image with five captions from different templates, spatial relations included.
+// dir must be empty or absent.
+func GenerateShapes(dir string, opts ShapesOptions) error {
+	if opts.N < 10 {
+		return fmt.Errorf("shapes: need at least 10 images, got %d", opts.N)
+	}
+	if opts.MinSize == 0 {
+		opts.MinSize = 96
+	}
+	if opts.MaxSize == 0 {
+		opts.MaxSize = 160
+	}
+	if opts.MinSize < 48 || opts.MaxSize < opts.MinSize {
+		return fmt.Errorf("shapes: image sizes must satisfy 48 <= min <= max, got %d..%d", opts.MinSize, opts.MaxSize)
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("shapes: output folder %s is not empty", dir)
+	}
+	imageDir := filepath.Join(dir, Flickr8kImageDirs[0])
+	if err := os.MkdirAll(imageDir, 0o755); err != nil {
+		return fmt.Errorf("shapes: %w", err)
+	}
+	captions := make([][]string, opts.N)
+	err := ParallelFor(opts.N, func(i int) error {
+		rng := rand.New(rand.NewPCG(opts.Seed, uint64(i)))
+		img, shapes := drawShapesImage(rng, opts.MinSize, opts.MaxSize)
+		captions[i] = shapeCaptions(shapes, img.Bounds().Dx(), img.Bounds().Dy())
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 92}); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(imageDir, shapesImageName(i)), buf.Bytes(), 0o644)
+	})
+	if err != nil {
+		return fmt.Errorf("shapes: %w", err)
+	}
+	var tokens strings.Builder
+	var lists [3]strings.Builder
+	nTrain, nVal := opts.N*8/10, opts.N/10
+	for i, caps := range captions {
+		name := shapesImageName(i)
+		for j, c := range caps {
+			fmt.Fprintf(&tokens, "%s#%d\t%s\n", name, j, c)
+		}
+		list := 2
+		if i < nTrain {
+			list = 0
+		} else if i < nTrain+nVal {
+			list = 1
+		}
+		lists[list].WriteString(name + "\n")
+	}
+	files := map[string]string{
+		flickr8kTokenFile: tokens.String(),
+		flickr8kTrainList: lists[0].String(),
+		flickr8kDevList:   lists[1].String(),
+		flickr8kTestList:  lists[2].String(),
+	}
+	for name, content := range files {
+		if err := atomicfile.WriteFile(filepath.Join(dir, name), []byte(content)); err != nil {
+			return fmt.Errorf("shapes: %w", err)
+		}
+	}
+	return nil
+}
+
+func shapesImageName(i int) string { return fmt.Sprintf("shapes_%06d.jpg", i) }
+
+// drawShapesImage draws one image and returns it with the shapes drawn on it.
+func drawShapesImage(rng *rand.Rand, minSize, maxSize int) (*image.RGBA, []shape) {
+	w := minSize + rng.IntN(maxSize-minSize+1)
+	h := minSize + rng.IntN(maxSize-minSize+1)
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	// Background: a pale, low-saturation colour with per-pixel noise.
+	grey := 165 + rng.IntN(60)
+	base := [3]int{grey + rng.IntN(21) - 10, grey + rng.IntN(21) - 10, grey + rng.IntN(21) - 10}
+	for i := 0; i < len(img.Pix); i += 4 {
+		for c := 0; c < 3; c++ {
+			img.Pix[i+c] = clampByte(base[c] + rng.IntN(41) - 20)
+		}
+		img.Pix[i+3] = 255
+	}
+	count := 1 + rng.IntN(3)
+	side := float64(min(w, h))
+	var shapes []shape
+	used := map[string]bool{}
+	for tries := 0; len(shapes) < count && tries < 200; tries++ {
+		s := shape{kind: shapeKinds[rng.IntN(len(shapeKinds))], size: shapeSizes[rng.IntN(2)]}
+		ci := rng.IntN(len(shapeColors))
+		s.color = shapeColors[ci].name
+		if used[s.name()] {
+			continue
+		}
+		s.r = side * 0.10
+		if s.size == "large" {
+			s.r = side * 0.19
+		}
+		s.cx = s.r + 2 + rng.Float64()*(float64(w)-2*s.r-4)
+		s.cy = s.r + 2 + rng.Float64()*(float64(h)-2*s.r-4)
+		overlaps := false
+		for _, o := range shapes {
+			if math.Hypot(s.cx-o.cx, s.cy-o.cy) < (s.r+o.r)*1.15 {
+				overlaps = true
+				break
+			}
+		}
+		if overlaps {
+			continue
+		}
+		used[s.name()] = true
+		shapes = append(shapes, s)
+		fillShape(img, s, shapeColors[ci].rgb, rng)
+	}
+	return img, shapes
+}
+
+func clampByte(v int) uint8 {
+	return uint8(max(0, min(255, v)))
+}
+
+// fillShape paints a shape, with slight per-pixel colour noise.
+func fillShape(img *image.RGBA, s shape, c color.RGBA, rng *rand.Rand) {
+	b := img.Bounds()
+	for y := max(0, int(s.cy-s.r)-1); y <= min(b.Dy()-1, int(s.cy+s.r)+1); y++ {
+		for x := max(0, int(s.cx-s.r)-1); x <= min(b.Dx()-1, int(s.cx+s.r)+1); x++ {
+			px, py := float64(x)+0.5-s.cx, float64(y)+0.5-s.cy
+			inside := false
+			switch s.kind {
+			case "circle":
+				inside = px*px+py*py <= s.r*s.r
+			case "square":
+				inside = math.Abs(px) <= s.r*0.85 && math.Abs(py) <= s.r*0.85
+			case "triangle": // apex up: |x| <= r·(y+r)/(2r), y in [-r, r]
+				inside = py >= -s.r && py <= s.r && math.Abs(px) <= (py+s.r)/2
+			}
+			if inside {
+				i := img.PixOffset(x, y)
+				n := rng.IntN(21) - 10
+				img.Pix[i], img.Pix[i+1], img.Pix[i+2] = clampByte(int(c.R)+n), clampByte(int(c.G)+n), clampByte(int(c.B)+n)
+			}
+		}
+	}
+}
+
+// relation says where a is relative to b, by the larger of the horizontal and vertical offsets.
+func relation(a, b shape) string {
+	dx, dy := b.cx-a.cx, b.cy-a.cy
+	if math.Abs(dx) >= math.Abs(dy) {
+		if dx > 0 {
+			return "to the left of"
+		}
+		return "to the right of"
+	}
+	if dy > 0 {
+		return "above"
+	}
+	return "below"
+}
+
+// position names the ninth of the image a shape's centre falls in.
+func position(s shape, w, h int) string {
+	col := []string{"left", "center", "right"}[min(2, int(3*s.cx/float64(w)))]
+	row := []string{"top", "middle", "bottom"}[min(2, int(3*s.cy/float64(h)))]
+	if row == "middle" && col == "center" {
+		return "in the center"
+	}
+	if row == "middle" {
+		return "on the " + col
+	}
+	if col == "center" {
+		return "at the " + row
+	}
+	return "at the " + row + " " + col
+}
+
+// shapeCaptions writes five captions, each from a different template, for the shapes drawn
+// (in the order drawn).
+func shapeCaptions(s []shape, w, h int) []string {
+	switch len(s) {
+	case 1:
+		a := s[0]
+		return []string{
+			"a " + a.fullName(),
+			"a " + a.fullName() + " on a noisy background",
+			"there is a " + a.name() + " in the picture",
+			"one " + a.size + " " + a.kind + " that is " + a.color,
+			"a " + a.name() + " " + position(a, w, h),
+		}
+	case 2:
+		a, b := s[0], s[1]
+		return []string{
+			"a " + a.fullName() + " and a " + b.fullName(),
+			"a " + a.name() + " " + relation(a, b) + " a " + b.name(),
+			"a " + b.fullName() + " " + relation(b, a) + " a " + a.fullName(),
+			"there are two shapes , a " + a.name() + " and a " + b.name(),
+			"two shapes on a noisy background : a " + b.name() + " and a " + a.name(),
+		}
+	default:
+		a, b, c := s[0], s[1], s[2]
+		return []string{
+			"a " + a.fullName() + " , a " + b.fullName() + " and a " + c.fullName(),
+			"three shapes : a " + a.name() + " , a " + b.name() + " and a " + c.name(),
+			"a " + a.name() + " " + relation(a, b) + " a " + b.name() + " and a " + c.name(),
+			"a " + c.name() + " " + relation(c, b) + " a " + b.name(),
+			"there are three shapes on a noisy background including a " + b.fullName(),
+		}
+	}
+}
+
+// ShapesCacheDir is where `-data shapes` keeps its generated set: the user's cache folder
+// (XDG_CACHE_HOME or ~/.cache) under attncap/shapes-N<n>-seed<s>-v1.
+func ShapesCacheDir(n int, seed uint64) (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("shapes: no cache folder (%w); generate with `go run ./scripts/synth -out DIR` and pass -data DIR", err)
+	}
+	return filepath.Join(cache, "attncap", fmt.Sprintf("shapes-n%d-seed%d-v1", n, seed)), nil
+}
+
+// EnsureShapes returns the folder of the cached synthetic set for n and seed, generating it on
+// first use. Generation goes to a temporary folder renamed into place when complete, so an
+// interrupted run never leaves a half-written set behind.
+func EnsureShapes(n int, seed uint64) (string, error) {
+	dir, err := ShapesCacheDir(n, seed)
+	if err != nil {
+		return "", err
+	}
+	if fileExists(filepath.Join(dir, flickr8kTokenFile)) {
+		return dir, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", fmt.Errorf("shapes: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("shapes: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := GenerateShapes(tmp, ShapesOptions{N: n, Seed: seed}); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if fileExists(filepath.Join(dir, flickr8kTokenFile)) { // another process won the race
+			return dir, nil
+		}
+		return "", fmt.Errorf("shapes: %w", err)
+	}
+	return dir, nil
+}
+
+// ResolveData turns a -data argument into a path: the word "shapes" means the cached synthetic
+// set (generated on first use, DefaultShapesImages images, seed 1); anything else is returned
+// unchanged.
+func ResolveData(data string) (string, error) {
+	if data == "shapes" {
+		return EnsureShapes(DefaultShapesImages, 1)
+	}
+	return data, nil
+}
