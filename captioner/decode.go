@@ -1,0 +1,351 @@
+package captioner
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/attncap/attncap/datasets/text"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// Caption is one decoded caption.
+type Caption struct {
+	// Tokens are the word ids, without <start> and <end>.
+	Tokens []int32
+	// Words are the tokens as text.
+	Words []string
+	// LogProb is the sum of the log-probabilities of the words (and of <end>, when reached).
+	LogProb float64
+	// Finished says whether the caption ended with <end> (rather than hitting the length limit).
+	Finished bool
+	// Attention holds, for each word, its attention weights over the R regions.
+	Attention [][]float32
+}
+
+// DecodeOptions tune Greedy and BeamSearch.
+type DecodeOptions struct {
+	// Beam is the beam width k (BeamSearch only; 1 means greedy-equivalent).
+	Beam int
+	// MaxLen bounds the caption, <start> and <end> included; 0 means the model's MaxLen.
+	MaxLen int
+	// LengthNorm ranks finished captions by log-probability per token instead of in total.
+	LengthNorm bool
+}
+
+// hypothesis is a partial caption during decoding.
+type hypothesis struct {
+	tokens    []int32
+	logProb   float64
+	attention [][]float32
+	row       int // the row of the step tensors holding its state
+}
+
+func (h hypothesis) extend(word int32, lp float64, alpha []float32, row int) hypothesis {
+	return hypothesis{
+		tokens:    append(append([]int32{}, h.tokens...), word),
+		logProb:   h.logProb + lp,
+		attention: append(append([][]float32{}, h.attention...), alpha),
+		row:       row,
+	}
+}
+
+func (m *Model) toCaption(h hypothesis, finished bool) Caption {
+	words := make([]string, len(h.tokens))
+	for i, t := range h.tokens {
+		words[i] = m.Vocab.Word(int(t))
+	}
+	return Caption{Tokens: h.tokens, Words: words, LogProb: h.logProb, Finished: finished, Attention: h.attention}
+}
+
+// decodeSession holds the per-batch tensors of a decoding run: regions repeated per hypothesis
+// row, their attention projection, and the LSTM state of every row.
+type decodeSession struct {
+	m                     *Model
+	regions, projected    *tensors.Tensor
+	h, c                  *tensors.Tensor
+	rows, numRegions, voc int
+}
+
+// startSession lays out rows hypotheses per image (image b owns rows b·perImage …).
+func (m *Model) startSession(regions *tensors.Tensor, perImage int) (*decodeSession, error) {
+	if err := m.compile(); err != nil {
+		return nil, err
+	}
+	d := regions.Shape().Dimensions
+	if len(d) != 3 {
+		return nil, fmt.Errorf("decode: regions tensor %s, want [B, R, C]", regions.Shape())
+	}
+	if ch, _ := m.Config.EncoderChannels(); d[2] != ch {
+		return nil, fmt.Errorf("decode: regions have %d channels, the %s encoder gives %d", d[2], m.Config.Encoder, ch)
+	}
+	b := d[0]
+	if perImage > 1 {
+		idx := make([]int32, b*perImage)
+		for i := range idx {
+			idx[i] = int32(i / perImage)
+		}
+		tiled, err := m.gather(regions, idx)
+		if err != nil {
+			return nil, err
+		}
+		regions = tiled
+	}
+	out, err := m.prepareExec.Call(regions)
+	if err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	return &decodeSession{m: m, regions: regions, projected: out[0], h: out[1], c: out[2],
+		rows: b * perImage, numRegions: d[1], voc: m.Config.VocabSize}, nil
+}
+
+// gather picks rows of a host tensor (used to repeat each image's regions per beam).
+func (m *Model) gather(t *tensors.Tensor, idx []int32) (*tensors.Tensor, error) {
+	d := t.Shape().Dimensions
+	rowSize := t.Size() / d[0]
+	out := tensors.FromShape(t.Shape())
+	dims := append([]int{len(idx)}, d[1:]...)
+	var err error
+	switch t.DType().String() {
+	case "Float32":
+		src := tensors.MustCopyFlatData[float32](t)
+		dst := make([]float32, len(idx)*rowSize)
+		for i, r := range idx {
+			copy(dst[i*rowSize:(i+1)*rowSize], src[int(r)*rowSize:(int(r)+1)*rowSize])
+		}
+		out = tensors.FromFlatDataAndDimensions(dst, dims...)
+	case "Float64":
+		src := tensors.MustCopyFlatData[float64](t)
+		dst := make([]float64, len(idx)*rowSize)
+		for i, r := range idx {
+			copy(dst[i*rowSize:(i+1)*rowSize], src[int(r)*rowSize:(int(r)+1)*rowSize])
+		}
+		out = tensors.FromFlatDataAndDimensions(dst, dims...)
+	default:
+		err = fmt.Errorf("decode: regions of dtype %s are not supported", t.DType())
+	}
+	return out, err
+}
+
+// step advances every row: row i continues the state of row parents[i] after emitting
+// prev[i]. It returns the next-word log-probabilities [rows·V] and attention [rows·R], as float64
+// and float32 host slices.
+func (s *decodeSession) step(parents, prev []int32) (logProbs []float64, alpha []float32, err error) {
+	out, err := s.m.stepE.Call(s.regions, s.projected, s.h, s.c,
+		tensors.FromFlatDataAndDimensions(parents, len(parents)), tensors.FromFlatDataAndDimensions(prev, len(prev)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("decode step: %w", err)
+	}
+	s.h, s.c = out[1], out[2]
+	logProbs = toFloat64(out[0])
+	for _, v := range toFloat64(out[3]) {
+		alpha = append(alpha, float32(v))
+	}
+	return logProbs, alpha, nil
+}
+
+func toFloat64(t *tensors.Tensor) []float64 {
+	if t.DType().String() == "Float64" {
+		return tensors.MustCopyFlatData[float64](t)
+	}
+	f := tensors.MustCopyFlatData[float32](t)
+	out := make([]float64, len(f))
+	for i, v := range f {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// allowed reports words a decoder may emit: never <pad> or <start>.
+func allowed(word int) bool { return word != text.PadID && word != text.StartID }
+
+func (m *Model) maxSteps(opts DecodeOptions) int {
+	maxLen := opts.MaxLen
+	if maxLen <= 0 {
+		maxLen = m.Config.MaxLen
+	}
+	return max(1, maxLen-1) // words plus <end>, after <start>
+}
+
+// Greedy decodes each image of regions [B, R, C] by taking the most probable word at every
+// step, until <end> or the length limit.
+func (m *Model) Greedy(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
+	s, err := m.startSession(regions, 1)
+	if err != nil {
+		return nil, err
+	}
+	hyps := make([]hypothesis, s.rows)
+	done := make([]bool, s.rows)
+	parents, prev := make([]int32, s.rows), make([]int32, s.rows)
+	for i := range parents {
+		parents[i], prev[i], hyps[i].row = int32(i), text.StartID, i
+	}
+	for t := 0; t < m.maxSteps(opts); t++ {
+		lp, alpha, err := s.step(parents, prev)
+		if err != nil {
+			return nil, err
+		}
+		allDone := true
+		for i := range hyps {
+			if done[i] {
+				continue
+			}
+			row := lp[i*s.voc : (i+1)*s.voc]
+			best := -1
+			for w := range row {
+				if allowed(w) && (best < 0 || row[w] > row[best]) {
+					best = w
+				}
+			}
+			if best == text.EndID {
+				hyps[i].logProb += row[best]
+				done[i] = true
+				continue
+			}
+			hyps[i] = hyps[i].extend(int32(best), row[best], alpha[i*s.numRegions:(i+1)*s.numRegions], i)
+			prev[i] = int32(best)
+			allDone = false
+		}
+		if allDone {
+			break
+		}
+	}
+	caps := make([]Caption, len(hyps))
+	for i, h := range hyps {
+		caps[i] = m.toCaption(h, done[i])
+	}
+	return caps, nil
+}
+
+// score ranks hypotheses: total log-probability, or per emitted token with LengthNorm.
+func score(h hypothesis, finished, lengthNorm bool) float64 {
+	if !lengthNorm {
+		return h.logProb
+	}
+	n := len(h.tokens)
+	if finished {
+		n++ // <end> counts
+	}
+	return h.logProb / float64(max(1, n))
+}
+
+// BeamSearch decodes each image of regions [B, R, C] keeping the opts.Beam most probable
+// partial captions, batched over images (B·k rows per step, one compiled step graph). A
+// hypothesis that emits <end> is set aside and replaced by the next best candidate; an image
+// stops when k captions have finished or at the length limit. The best finished caption wins;
+// when none finished, the best unfinished one is returned (never an error). For k > 1 the
+// greedy caption is decoded too and returned if it scores higher, so beam search is never worse
+// than greedy on the same model.
+func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
+	k := max(1, opts.Beam)
+	s, err := m.startSession(regions, k)
+	if err != nil {
+		return nil, err
+	}
+	numImages := s.rows / k
+	live := make([][]hypothesis, numImages)
+	finished := make([][]hypothesis, numImages)
+	for b := range live {
+		live[b] = []hypothesis{{row: b * k}}
+	}
+	parents, prev := make([]int32, s.rows), make([]int32, s.rows)
+	for i := range parents {
+		parents[i], prev[i] = int32(i), text.StartID
+	}
+	type candidate struct {
+		parent int // index into live[b]
+		word   int
+		score  float64
+	}
+	for t := 0; t < m.maxSteps(opts); t++ {
+		lp, alpha, err := s.step(parents, prev)
+		if err != nil {
+			return nil, err
+		}
+		active := false
+		for b := 0; b < numImages; b++ {
+			if len(live[b]) == 0 {
+				continue
+			}
+			var cands []candidate
+			for j, h := range live[b] {
+				row := lp[h.row*s.voc : (h.row+1)*s.voc]
+				for w, v := range row {
+					if allowed(w) {
+						cands = append(cands, candidate{j, w, h.logProb + v})
+					}
+				}
+			}
+			sort.Slice(cands, func(x, y int) bool { return cands[x].score > cands[y].score })
+			var next []hypothesis
+			var nextParents []int32 // row whose state each next hypothesis continues
+			for _, c := range cands {
+				if len(next) == k || len(finished[b]) >= k {
+					break
+				}
+				h := live[b][c.parent]
+				if c.word == text.EndID {
+					f := h
+					f.logProb = c.score
+					finished[b] = append(finished[b], f)
+					continue
+				}
+				alphaRow := alpha[h.row*s.numRegions : (h.row+1)*s.numRegions]
+				next = append(next, h.extend(int32(c.word), c.score-h.logProb, alphaRow, b*k+len(next)))
+				nextParents = append(nextParents, int32(h.row))
+			}
+			if len(finished[b]) >= k {
+				next = nil
+			}
+			// Lay out the next step: row b·k+j continues its parent's state; unused rows idle.
+			for j := 0; j < k; j++ {
+				r := b*k + j
+				if j < len(next) {
+					parents[r], prev[r] = nextParents[j], next[j].tokens[len(next[j].tokens)-1]
+				} else {
+					parents[r], prev[r] = int32(b*k), text.EndID
+				}
+			}
+			live[b] = next
+			active = active || len(next) > 0
+		}
+		if !active {
+			break
+		}
+	}
+	caps := make([]Caption, numImages)
+	for b := range caps {
+		pool, isFinished := finished[b], true
+		if len(pool) == 0 {
+			pool, isFinished = live[b], false
+		}
+		best := pool[0]
+		for _, h := range pool[1:] {
+			if score(h, isFinished, opts.LengthNorm) > score(best, isFinished, opts.LengthNorm) {
+				best = h
+			}
+		}
+		caps[b] = m.toCaption(best, isFinished)
+	}
+	if k > 1 {
+		greedy, err := m.Greedy(regions, opts)
+		if err != nil {
+			return nil, err
+		}
+		for b := range caps {
+			g := hypothesis{tokens: greedy[b].Tokens, logProb: greedy[b].LogProb}
+			c := hypothesis{tokens: caps[b].Tokens, logProb: caps[b].LogProb}
+			if betterThan(g, greedy[b].Finished, c, caps[b].Finished, opts.LengthNorm) {
+				caps[b] = greedy[b]
+			}
+		}
+	}
+	return caps, nil
+}
+
+// betterThan prefers finished captions, then the higher score.
+func betterThan(a hypothesis, aFinished bool, b hypothesis, bFinished, lengthNorm bool) bool {
+	if aFinished != bFinished {
+		return aFinished
+	}
+	return score(a, aFinished, lengthNorm) > score(b, bFinished, lengthNorm)+1e-9
+}

@@ -1,0 +1,181 @@
+package captioner
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+)
+
+// ResNetSpec is one member of the ResNet family, as torchvision builds it.
+type ResNetSpec struct {
+	Blocks     [4]int // residual blocks per stage (layer1..layer4)
+	Bottleneck bool   // 1×1 → 3×3 → 1×1 blocks with 4× expansion (ResNet-50 and up)
+}
+
+// ResNetSpecs are the encoders by name.
+var ResNetSpecs = map[string]ResNetSpec{
+	"resnet18":  {[4]int{2, 2, 2, 2}, false},
+	"resnet34":  {[4]int{3, 4, 6, 3}, false},
+	"resnet50":  {[4]int{3, 4, 6, 3}, true},
+	"resnet101": {[4]int{3, 4, 23, 3}, true},
+	"resnet152": {[4]int{3, 8, 36, 3}, true},
+}
+
+// Channels is the number of channels of the encoder's output grid.
+func (s ResNetSpec) Channels() int {
+	if s.Bottleneck {
+		return 2048
+	}
+	return 512
+}
+
+// BatchNormEps is the epsilon of torchvision's BatchNorm2d.
+const BatchNormEps = 1e-5
+
+// frozenBatchNorm applies batch norm in inference form, folded into a per-channel affine map:
+//
+//	y = x·scale + shift,  scale = γ/√(σ²+ε),  shift = β − μ·scale
+//
+// scale and shift are variables of scope, computed from the checkpoint's statistics when
+// pretrained weights are loaded (see LoadResNetWeights); they are never trained.
+func frozenBatchNorm(scope *model.Scope, x *Node) *Node {
+	c := x.Shape().Dimensions[x.Rank()-1]
+	g := x.Graph()
+	scale := scope.WithInitializer(initializer.One).VariableWithShape("scale", shapes.Make(x.DType(), c)).SetTrainable(false)
+	shift := scope.WithInitializer(initializer.Zero).VariableWithShape("shift", shapes.Make(x.DType(), c)).SetTrainable(false)
+	return Add(Mul(x, scale.NodeValue(g)), shift.NodeValue(g))
+}
+
+// ResNet runs a torchvision-architecture ResNet on channels-last images [B, H, W, 3] and returns
+// the grid before global pooling, [B, H/32, W/32, C]: 7×7/2 stem, 3×3/2 max-pool, four stages
+// of basic or bottleneck blocks (the stride on the 3×3 conv, projection shortcuts when the
+// shape changes). Variables are laid out under scope with torchvision's module names
+// (conv1, bn1, layer1/0/conv1, layer1/0/downsample/0, …) so pretrained weights map one to one.
+// Stages from trainFrom (1..4) on are trainable; 0 or >4 freezes everything.
+func ResNet(scope *model.Scope, spec ResNetSpec, images *Node, trainFrom int) *Node {
+	stemTrainable := false
+	x := convLayer(scope.At("conv1"), images, 64, 7, 2, 3, stemTrainable)
+	x = activation.Relu(frozenBatchNorm(scope.At("bn1"), x))
+	x = MaxPool(x).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+	widths := [4]int{64, 128, 256, 512}
+	for stage := 0; stage < 4; stage++ {
+		trainable := trainFrom >= 1 && trainFrom <= 4 && stage+1 >= trainFrom
+		for i := 0; i < spec.Blocks[stage]; i++ {
+			stride := 1
+			if i == 0 && stage > 0 {
+				stride = 2
+			}
+			block := scope.At("layer%d", stage+1).At("%d", i)
+			if spec.Bottleneck {
+				x = bottleneckBlock(block, x, widths[stage], stride, trainable)
+			} else {
+				x = basicBlock(block, x, widths[stage], stride, trainable)
+			}
+		}
+	}
+	return x
+}
+
+// basicBlock: relu(bn2(conv3×3(relu(bn1(conv3×3/s(x))))) + shortcut(x)).
+func basicBlock(scope *model.Scope, x *Node, width, stride int, trainable bool) *Node {
+	y := activation.Relu(frozenBatchNorm(scope.At("bn1"), convLayer(scope.At("conv1"), x, width, 3, stride, 1, trainable)))
+	y = frozenBatchNorm(scope.At("bn2"), convLayer(scope.At("conv2"), y, width, 3, 1, 1, trainable))
+	return activation.Relu(Add(y, shortcut(scope, x, width, stride, trainable)))
+}
+
+// bottleneckBlock: relu(bn3(conv1×1(relu(bn2(conv3×3/s(relu(bn1(conv1×1(x)))))))) + shortcut(x)),
+// with 4× expansion.
+func bottleneckBlock(scope *model.Scope, x *Node, width, stride int, trainable bool) *Node {
+	y := activation.Relu(frozenBatchNorm(scope.At("bn1"), convLayer(scope.At("conv1"), x, width, 1, 1, 0, trainable)))
+	y = activation.Relu(frozenBatchNorm(scope.At("bn2"), convLayer(scope.At("conv2"), y, width, 3, stride, 1, trainable)))
+	y = frozenBatchNorm(scope.At("bn3"), convLayer(scope.At("conv3"), y, 4*width, 1, 1, 0, trainable))
+	return activation.Relu(Add(y, shortcut(scope, x, 4*width, stride, trainable)))
+}
+
+// shortcut is the identity, or a 1×1/stride projection + batch norm ("downsample" in
+// torchvision) when the block changes the shape.
+func shortcut(scope *model.Scope, x *Node, out, stride int, trainable bool) *Node {
+	if stride == 1 && x.Shape().Dimensions[3] == out {
+		return x
+	}
+	ds := scope.At("downsample")
+	return frozenBatchNorm(ds.At("1"), convLayer(ds.At("0"), x, out, 1, stride, 0, trainable))
+}
+
+// TinyEncoder is a small CNN for the synthetic data and fast tests, trained from scratch:
+// four 3×3 conv + ReLU layers (32, 64, 128, 256 channels), 2×2 max-pool after the first three,
+// so the grid is [B, S/8, S/8, 256].
+func TinyEncoder(scope *model.Scope, images *Node) *Node {
+	x := images
+	for i, ch := range []int{32, 64, 128, 256} {
+		s := scope.At("conv%d", i+1).WithInitializer(initializer.HeFn(scope))
+		cin := x.Shape().Dimensions[3]
+		w := s.VariableWithShape("weight", shapes.Make(x.DType(), 3, 3, cin, ch))
+		b := s.WithInitializer(initializer.Zero).VariableWithShape("bias", shapes.Make(x.DType(), ch))
+		x = Conv2D(x, w.NodeValue(x.Graph()), 1, 1, ConvImpl(model.GetParamOr(scope, ParamConvImpl, string(ConvAuto))))
+		x = activation.Relu(Add(x, b.NodeValue(x.Graph())))
+		if i < 3 {
+			x = MaxPool(x).Window(2).Done()
+		}
+	}
+	return x
+}
+
+// AdaptiveAvgPool pools a grid [B, H, W, C] to [B, G, G, C] exactly as PyTorch's
+// adaptive_avg_pool2d: output cell i covers input rows ⌊i·H/G⌋ … ⌈(i+1)·H/G⌉−1 (likewise for
+// columns), averaged. It is one matrix product with a constant pooling matrix.
+func AdaptiveAvgPool(grid *Node, size int) *Node {
+	d := grid.Shape().Dimensions
+	b, h, w, c := d[0], d[1], d[2], d[3]
+	if h == size && w == size {
+		return grid
+	}
+	weights := make([]float32, size*size*h*w)
+	for i := 0; i < size; i++ {
+		r0, r1 := i*h/size, int(math.Ceil(float64((i+1)*h)/float64(size)))
+		for j := 0; j < size; j++ {
+			c0, c1 := j*w/size, int(math.Ceil(float64((j+1)*w)/float64(size)))
+			inv := 1 / float32((r1-r0)*(c1-c0))
+			for r := r0; r < r1; r++ {
+				for cc := c0; cc < c1; cc++ {
+					weights[(i*size+j)*h*w+r*w+cc] = inv
+				}
+			}
+		}
+	}
+	g := grid.Graph()
+	pool := ConvertDType(Reshape(Const(g, weights), size*size, h*w), grid.DType())
+	flat := Reshape(grid, b, h*w, c)
+	out := Einsum("gr,brc->bgc", pool, flat)
+	return Reshape(out, b, size, size, c)
+}
+
+// Encode runs the configured encoder on normalised images [B, S, S, 3] and returns the regions
+// the decoder attends over, [B, R, C] (R = grid cells).
+func Encode(scope *model.Scope, cfg *Config, images *Node) *Node {
+	var grid *Node
+	switch cfg.Encoder {
+	case "tiny":
+		grid = TinyEncoder(scope.At("encoder"), images)
+	default:
+		spec, ok := ResNetSpecs[cfg.Encoder]
+		if !ok {
+			panic(fmt.Sprintf("unknown encoder %q", cfg.Encoder))
+		}
+		grid = ResNet(scope.At("encoder"), spec, images, cfg.FineTuneFrom)
+	}
+	if cfg.GridSize > 0 {
+		grid = AdaptiveAvgPool(grid, cfg.GridSize)
+	}
+	d := grid.Shape().Dimensions
+	return Reshape(grid, d[0], d[1]*d[2], d[3])
+}
+
+// float32 is the dtype of every attncap model.
+var modelDType = dtypes.Float32
