@@ -49,7 +49,7 @@ func frozenBatchNorm(scope *model.Scope, x *Node) *Node {
 	g := x.Graph()
 	scale := scope.WithInitializer(initializer.One).VariableWithShape("scale", shapes.Make(x.DType(), c)).SetTrainable(false)
 	shift := scope.WithInitializer(initializer.Zero).VariableWithShape("shift", shapes.Make(x.DType(), c)).SetTrainable(false)
-	return Add(Mul(x, scale.NodeValue(g)), shift.NodeValue(g))
+	return Add(Mul(x, ExpandLeftToRank(scale.NodeValue(g), x.Rank())), ExpandLeftToRank(shift.NodeValue(g), x.Rank()))
 }
 
 // ResNet runs a torchvision-architecture ResNet on channels-last images [B, H, W, 3] and returns
@@ -119,7 +119,7 @@ func TinyEncoder(scope *model.Scope, images *Node) *Node {
 		w := s.VariableWithShape("weight", shapes.Make(x.DType(), 3, 3, cin, ch))
 		b := s.WithInitializer(initializer.Zero).VariableWithShape("bias", shapes.Make(x.DType(), ch))
 		x = Conv2D(x, w.NodeValue(x.Graph()), 1, 1, ConvImpl(model.GetParamOr(scope, ParamConvImpl, string(ConvAuto))))
-		x = activation.Relu(Add(x, b.NodeValue(x.Graph())))
+		x = activation.Relu(Add(x, ExpandLeftToRank(b.NodeValue(x.Graph()), x.Rank())))
 		if i < 3 {
 			x = MaxPool(x).Window(2).Done()
 		}

@@ -1,0 +1,108 @@
+package captioner
+
+import (
+	"context"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/attncap/attncap/internal/safetensors"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// requireTorch returns the Python interpreter that has torch and torchvision, or skips the
+// test — unless ATTNCAP_REQUIRE_TORCH=1 (as CI sets), where their absence is a failure.
+func requireTorch(t *testing.T) string {
+	t.Helper()
+	for _, py := range []string{"/usr/bin/python3", "python3"} {
+		if err := exec.Command(py, "-c", "import torch, torchvision").Run(); err == nil {
+			return py
+		}
+	}
+	if os.Getenv("ATTNCAP_REQUIRE_TORCH") == "1" {
+		t.Fatal("python3 with torch and torchvision is required (apt-get install python3-torch python3-torchvision)")
+	}
+	t.Skip("python3 with torch/torchvision not found: install python3-torch python3-torchvision to run the parity test")
+	return ""
+}
+
+// generateParity runs the generator script and returns its output folder.
+func generateParity(t *testing.T, arch string, sizes ...int) string {
+	py := requireTorch(t)
+	dir := t.TempDir()
+	var sz string
+	for i, s := range sizes {
+		if i > 0 {
+			sz += ","
+		}
+		sz += strconv.Itoa(s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, filepath.Join("testdata", "gen_resnet_parity.py"), dir, "--arch", arch, "--sizes", sz)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("generator failed: %v\n%s", err, out)
+	}
+	return dir
+}
+
+func readF32(t *testing.T, sf *safetensors.File, name string) ([]int, []float32) {
+	t.Helper()
+	ti, data, err := sf.Float32s(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ti.Shape, data
+}
+
+// TestResNetMatchesTorchvision compares the GoMLX ResNet grid with torchvision's layer4 output
+// on the same seeded random weights and images: max|Δ| ≤ 1e-3·max|ref|.
+func TestResNetMatchesTorchvision(t *testing.T) {
+	cases := []struct {
+		arch  string
+		sizes []int
+	}{{"resnet50", []int{224, 448}}, {"resnet18", []int{224}}}
+	if testing.Short() {
+		cases = cases[:1]
+		cases[0].sizes = []int{224}
+	}
+	backend := testBackend(t)
+	for _, c := range cases {
+		dir := generateParity(t, c.arch, c.sizes...)
+		store := model.NewStore()
+		if err := LoadResNetWeights(store, "encoder", ResNetSpecs[c.arch], filepath.Join(dir, c.arch+".safetensors")); err != nil {
+			t.Fatal(err)
+		}
+		for _, size := range c.sizes {
+			sf, err := safetensors.Open(filepath.Join(dir, c.arch+"_"+strconv.Itoa(size)+".safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			imgShape, imgs := readF32(t, sf, "images")
+			refShape, ref := readF32(t, sf, "expected")
+			sf.Close()
+			cfg := DefaultConfig(c.arch)
+			cfg.ImageSize, cfg.VocabSize = size, 10
+			m := &Model{Config: &cfg, Store: store, Backend: backend}
+			regions, err := m.EncodeImages(tensors.FromFlatDataAndDimensions(imgs, imgShape...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := tensors.MustCopyFlatData[float32](regions)
+			wantDims := []int{refShape[0], refShape[1] * refShape[2], refShape[3]}
+			if !equalInts(regions.Shape().Dimensions, wantDims) {
+				t.Fatalf("%s@%d: regions %v, want %v", c.arch, size, regions.Shape().Dimensions, wantDims)
+			}
+			diff, scale := maxAbsDiff(got, ref)
+			t.Logf("%s @%d: grid %v, max|Δ| = %.3g, max|ref| = %.3g (ratio %.2g)", c.arch, size, refShape, diff, scale, diff/scale)
+			if diff > 1e-3*scale || math.IsNaN(diff) {
+				t.Errorf("%s @%d: max|Δ| %.3g exceeds 1e-3·max|ref| = %.3g", c.arch, size, diff, 1e-3*scale)
+			}
+		}
+	}
+}
