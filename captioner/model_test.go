@@ -3,7 +3,10 @@ package captioner
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/attncap/attncap/datasets/text"
@@ -15,9 +18,15 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 )
 
+// sharedBackend is one Go backend for all tests: tensors are bound to the backend that used them.
+var sharedBackend = sync.OnceValues(func() (compute.Backend, error) {
+	b, _, err := NewBackend("go")
+	return b, err
+})
+
 func testBackend(t testing.TB) compute.Backend {
 	t.Helper()
-	b, _, err := NewBackend("go")
+	b, err := sharedBackend()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,5 +405,38 @@ func TestBeamSearchReturnsUnfinishedWhenNoBeamEnds(t *testing.T) {
 				t.Errorf("k=%d image %d: %q finished=%v logprob=%v; want 5 unfinished words", k, i, c.Words, c.Finished, c.LogProb)
 			}
 		}
+	}
+}
+
+func TestModelFolderAloneReproducesCaptions(t *testing.T) {
+	m, regions, _ := trainedTinyModel(t)
+	before, err := m.BeamSearch(regions, DecodeOptions{Beam: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := LoadModel(testBackend(t), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := loaded.BeamSearch(regions, DecodeOptions{Beam: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range before {
+		if strings.Join(before[i].Words, " ") != strings.Join(after[i].Words, " ") || before[i].LogProb != after[i].LogProb {
+			t.Errorf("image %d: %q (%v) before saving, %q (%v) after loading", i, before[i].Words, before[i].LogProb, after[i].Words, after[i].LogProb)
+		}
+	}
+	if *loaded.Config != *m.Config {
+		t.Errorf("config changed: %+v vs %+v", loaded.Config, m.Config)
+	}
+	// A folder missing a file says which.
+	os.Remove(filepath.Join(dir, VocabFile))
+	if _, err := LoadModel(testBackend(t), dir); err == nil || !strings.Contains(err.Error(), VocabFile) {
+		t.Errorf("missing vocab: err = %v", err)
 	}
 }

@@ -179,11 +179,14 @@ func (sf *File) Float32s(name string) (TensorInfo, []float32, error) {
 	return ti, out, nil
 }
 
-// Tensor is one tensor to write: dtype "F32" with Data []float32, or "I32" with []int32.
+// Tensor is one tensor to write: Data is []float32 (F32) or []int32 (I32), or Raw holds
+// little-endian bytes of DType.
 type Tensor struct {
 	Name  string
 	Shape []int
 	Data  any
+	DType string
+	Raw   []byte
 }
 
 // Write writes tensors and metadata to path as a safetensors file, atomically.
@@ -195,8 +198,13 @@ func Write(path string, tensors []Tensor, metadata map[string]string) error {
 	var body []byte
 	for _, t := range tensors {
 		start := len(body)
-		var dtype string
+		dtype := t.DType
 		switch d := t.Data.(type) {
+		case nil:
+			if _, ok := dtypeSizes[dtype]; !ok {
+				return fmt.Errorf("safetensors %s: tensor %q: unknown dtype %q", path, t.Name, dtype)
+			}
+			body = append(body, t.Raw...)
 		case []float32:
 			dtype = "F32"
 			for _, v := range d {
