@@ -70,14 +70,26 @@ func (c *Config) EncoderChannels() (int, error) {
 	return spec.Channels(), nil
 }
 
-// Validate reports the first setting that cannot work.
-func (c *Config) Validate() error {
+// ValidateEncoder reports the first encoder setting that cannot work.
+func (c *Config) ValidateEncoder() error {
 	if _, err := c.EncoderChannels(); err != nil {
 		return err
 	}
 	switch {
 	case c.ImageSize < 32:
 		return fmt.Errorf("image size %d is too small (at least 32)", c.ImageSize)
+	case c.FineTuneFrom < 0 || c.FineTuneFrom > 4:
+		return fmt.Errorf("fine-tune stage %d must be 0 (frozen) or 1..4", c.FineTuneFrom)
+	}
+	return nil
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	if err := c.ValidateEncoder(); err != nil {
+		return err
+	}
+	switch {
 	case c.VocabSize < 5:
 		return fmt.Errorf("vocabulary size %d: needs the 4 special tokens and at least one word", c.VocabSize)
 	case c.MaxLen < 3:
@@ -86,8 +98,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("model sizes must be positive: embed %d, hidden %d, attention %d", c.EmbedDim, c.HiddenDim, c.AttentionDim)
 	case c.Dropout < 0 || c.Dropout >= 1:
 		return fmt.Errorf("dropout %v must be in [0, 1)", c.Dropout)
-	case c.FineTuneFrom < 0 || c.FineTuneFrom > 4:
-		return fmt.Errorf("fine-tune stage %d must be 0 (frozen) or 1..4", c.FineTuneFrom)
 	}
 	return nil
 }

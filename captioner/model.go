@@ -36,6 +36,15 @@ func NewModel(backend compute.Backend, cfg Config, vocab *text.Vocab) (*Model, e
 	return &Model{Config: &cfg, Vocab: vocab, Store: model.NewStore(), Backend: backend}, nil
 }
 
+// NewEncoderModel makes a model that only encodes images (no vocabulary, no decoder): for
+// feature extraction.
+func NewEncoderModel(backend compute.Backend, cfg Config) (*Model, error) {
+	if err := cfg.ValidateEncoder(); err != nil {
+		return nil, err
+	}
+	return &Model{Config: &cfg, Store: model.NewStore(), Backend: backend}, nil
+}
+
 // ModelFn is the training graph, for train.Trainer: inputs are [images [B,S,S,3] or regions
 // [B,R,C], captions [B,T] int32]; predictions are [logits [B,T−1,V], attention [B,T−1,R]].
 func (m *Model) ModelFn() func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {

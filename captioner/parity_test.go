@@ -2,6 +2,7 @@ package captioner
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"os/exec"
@@ -44,7 +45,7 @@ func generateParity(t *testing.T, arch string, sizes ...int) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, filepath.Join("testdata", "gen_resnet_parity.py"), dir, "--arch", arch, "--sizes", sz)
+	cmd := exec.CommandContext(ctx, py, filepath.Join("testdata", "gen_resnet_parity.py"), dir, "--arch", arch, "--sizes", sz, "--png")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("generator failed: %v\n%s", err, out)
 	}
@@ -103,6 +104,47 @@ func TestResNetMatchesTorchvision(t *testing.T) {
 			if diff > 1e-3*scale || math.IsNaN(diff) {
 				t.Errorf("%s @%d: max|Δ| %.3g exceeds 1e-3·max|ref| = %.3g", c.arch, size, diff, 1e-3*scale)
 			}
+			checkFeaturesOfPNGs(t, m, dir, c.arch, size)
 		}
+	}
+}
+
+// checkFeaturesOfPNGs runs the features pipeline (decode, normalise, encode, save, load) on the
+// generator's PNG images and compares with torchvision's layer4 of the same files.
+func checkFeaturesOfPNGs(t *testing.T, m *Model, dir, arch string, size int) {
+	t.Helper()
+	sf, err := safetensors.Open(filepath.Join(dir, arch+"_"+strconv.Itoa(size)+"_png.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sf.Close()
+	refShape, ref := readF32(t, sf, "expected")
+	var names []string
+	if err := json.Unmarshal([]byte(sf.Metadata["images"]), &names); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, n := range names {
+		paths = append(paths, filepath.Join(dir, n))
+	}
+	f, err := m.ExtractFeatures(paths, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "features.safetensors")
+	if err := f.Save(out); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadFeatures(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalInts(back.Dims[:], refShape) || len(back.Images) != len(paths) || back.Images[1] != paths[1] {
+		t.Fatalf("features file: dims %v images %q; want %v and %q", back.Dims, back.Images, refShape, paths)
+	}
+	diff, scale := maxAbsDiff(back.Data, ref)
+	t.Logf("%s @%d from PNG files: max|Δ| = %.3g, max|ref| = %.3g", arch, size, diff, scale)
+	if diff > 1e-3*scale || math.IsNaN(diff) {
+		t.Errorf("%s @%d features of PNG files: max|Δ| %.3g exceeds 1e-3·max|ref|", arch, size, diff)
 	}
 }

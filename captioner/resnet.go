@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/gomlx/gomlx/ml/layers/activation"
@@ -156,9 +155,9 @@ func AdaptiveAvgPool(grid *Node, size int) *Node {
 	return Reshape(out, b, size, size, c)
 }
 
-// Encode runs the configured encoder on normalised images [B, S, S, 3] and returns the regions
-// the decoder attends over, [B, R, C] (R = grid cells).
-func Encode(scope *model.Scope, cfg *Config, images *Node) *Node {
+// EncodeGrid runs the configured encoder on normalised images [B, S, S, 3] and returns its
+// grid [B, h, w, C] (average-pooled to GridSize×GridSize when set).
+func EncodeGrid(scope *model.Scope, cfg *Config, images *Node) *Node {
 	var grid *Node
 	switch cfg.Encoder {
 	case "tiny":
@@ -173,9 +172,18 @@ func Encode(scope *model.Scope, cfg *Config, images *Node) *Node {
 	if cfg.GridSize > 0 {
 		grid = AdaptiveAvgPool(grid, cfg.GridSize)
 	}
+	return grid
+}
+
+// GridToRegions flattens a grid [B, h, w, C] into the regions the decoder attends over,
+// [B, h·w, C] (row-major: region r is cell (r / w, r % w)).
+func GridToRegions(grid *Node) *Node {
 	d := grid.Shape().Dimensions
 	return Reshape(grid, d[0], d[1]*d[2], d[3])
 }
 
-// float32 is the dtype of every attncap model.
-var modelDType = dtypes.Float32
+// Encode is EncodeGrid flattened to regions [B, R, C].
+func Encode(scope *model.Scope, cfg *Config, images *Node) *Node {
+	return GridToRegions(EncodeGrid(scope, cfg, images))
+}
+

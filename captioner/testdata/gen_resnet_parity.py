@@ -48,6 +48,9 @@ def main():
     ap.add_argument("--sizes", default="224,448")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--png", action="store_true",
+                    help="also write random PNG images ARCH_SIZE_I.png and the layer4 output of those "
+                         "images after ToTensor+Normalize(ImageNet) as ARCH_SIZE_png.safetensors")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
@@ -71,6 +74,21 @@ def main():
             "images": images.permute(0, 2, 3, 1),
             "expected": grid.permute(0, 2, 3, 1),
         })
+        if args.png:
+            from PIL import Image
+            pixels = torch.randint(0, 256, (args.batch, size, size, 3), dtype=torch.uint8)
+            names = []
+            for i in range(args.batch):
+                name = "%s_%d_%d.png" % (args.arch, size, i)
+                Image.fromarray(pixels[i].numpy()).save(os.path.join(args.out, name))
+                names.append(name)
+            mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+            std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+            x = (pixels.permute(0, 3, 1, 2).float() / 255 - mean) / std
+            with torch.no_grad():
+                grid = trunk(x)
+            write_safetensors(os.path.join(args.out, "%s_%d_png.safetensors" % (args.arch, size)),
+                              {"expected": grid.permute(0, 2, 3, 1)}, {"images": json.dumps(names)})
 
 
 if __name__ == "__main__":
