@@ -7,7 +7,10 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/ml/nn"
 )
 
@@ -44,54 +47,102 @@ func resolveConvImpl(impl ConvImpl, backend compute.Backend) ConvImpl {
 //
 //	y[n, i, j, o] = Σ_{a<kh, b<kw, c} x[n, s·i+a−p, s·j+b−p, c] · kernel[a, b, c, o]
 func Conv2D(x, kernel *Node, stride, pad int, impl ConvImpl) *Node {
-	switch resolveConvImpl(impl, x.Graph().Backend()) {
-	case ConvIm2col:
-		return im2colConv(x, kernel, stride, pad)
-	default:
-		return Convolve(x, kernel).StridePerAxis(stride, stride).
-			PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
-	}
+	return Conv2DBiasAct(x, kernel, nil, stride, pad, impl, activation.TypeNone)
 }
 
-// im2colConv computes Conv2D as patches × kernel: the kh·kw strided views of the padded input
-// are concatenated on the channel axis (order a, b, c — the kernel's row-major order), then
-// multiplied by the kernel reshaped to [kh·kw·Cin, Cout].
-func im2colConv(x, kernel *Node, stride, pad int) *Node {
-	dims := x.Shape().Dimensions
-	n, h, w, c := dims[0], dims[1], dims[2], dims[3]
+// Conv2DBiasAct is act(Conv2D(x, kernel) + bias), bias [Cout] optional (nil). On the im2col
+// path the bias and activation are fused into the matrix product.
+func Conv2DBiasAct(x, kernel, bias *Node, stride, pad int, impl ConvImpl, act activation.Type) *Node {
+	if resolveConvImpl(impl, x.Graph().Backend()) == ConvIm2col {
+		return im2colConv(x, kernel, bias, stride, pad, act)
+	}
+	y := Convolve(x, kernel).StridePerAxis(stride, stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
+	if bias != nil {
+		y = Add(y, ExpandLeftToRank(bias, y.Rank()))
+	}
+	return activation.Apply(act, y)
+}
+
+// im2colConv computes Conv2D as patches × kernel: gatherPatches collects each output pixel's
+// kh·kw input pixels (order a, b, c — the kernel's row-major order), then one matrix product
+// with the kernel reshaped to [kh·kw·Cin, Cout] (bias and activation fused).
+func im2colConv(x, kernel, bias *Node, stride, pad int, act activation.Type) *Node {
+	c := x.Shape().Dimensions[3]
 	kd := kernel.Shape().Dimensions
 	kh, kw, cout := kd[0], kd[1], kd[3]
 	if kd[2] != c {
 		panic(fmt.Sprintf("conv: input has %d channels, kernel expects %d", c, kd[2]))
 	}
-	if pad > 0 {
-		x = Pad(x, ScalarZero(x.Graph(), x.DType()),
-			compute.PadAxis{}, compute.PadAxis{Start: pad, End: pad}, compute.PadAxis{Start: pad, End: pad}, compute.PadAxis{})
-	}
-	ho := (h+2*pad-kh)/stride + 1
-	wo := (w+2*pad-kw)/stride + 1
-	var patches []*Node
-	for a := 0; a < kh; a++ {
-		for b := 0; b < kw; b++ {
-			patches = append(patches, Slice(x, AxisRange(),
-				AxisRange(a, a+(ho-1)*stride+1).Stride(stride),
-				AxisRange(b, b+(wo-1)*stride+1).Stride(stride),
-				AxisRange()))
-		}
-	}
-	cols := patches[0]
-	if len(patches) > 1 {
-		cols = Concatenate(patches, -1)
-	}
+	cols, n, ho, wo := gatherPatches(x, kh, kw, stride, pad, ScalarZero(x.Graph(), x.DType()))
 	cols = Reshape(cols, n*ho*wo, kh*kw*c)
-	y := nn.Dense(cols, Reshape(kernel, kh*kw*c, cout), nil, compute.DenseLayoutInputOutputs)
+	y := nn.Dense(cols, Reshape(kernel, kh*kw*c, cout), bias, compute.DenseLayoutInputOutputs, act)
 	return Reshape(y, n, ho, wo, cout)
 }
 
-// convLayer is a bias-free convolution whose kernel lives in scope as "weight" [k, k, Cin, Cout]
-// (torchvision's conv weights transposed to channels-last).
-func convLayer(scope *model.Scope, x *Node, cout, k, stride, pad int, trainable bool) *Node {
+// gatherPatches returns the kh×kw windows of x [N, H, W, C] at the given stride, with pad
+// pixels of value fill around the image, as [N·Ho·Wo, kh·kw, C]. It is one Gather of
+// C-contiguous rows from x flattened to [N·H·W+1, C], whose extra last row holds fill (padding
+// positions point at it): on the Go backend this copies whole rows, where strided slices copy
+// element by element.
+func gatherPatches(x *Node, kh, kw, stride, pad int, fill *Node) (patches *Node, n, ho, wo int) {
+	d := x.Shape().Dimensions
+	n, h, w, c := d[0], d[1], d[2], d[3]
+	ho = (h+2*pad-kh)/stride + 1
+	wo = (w+2*pad-kw)/stride + 1
+	padRow := int32(n * h * w)
+	idx := make([]int32, 0, n*ho*wo*kh*kw)
+	for b := 0; b < n; b++ {
+		for i := 0; i < ho; i++ {
+			for j := 0; j < wo; j++ {
+				for a := 0; a < kh; a++ {
+					for bb := 0; bb < kw; bb++ {
+						r, col := i*stride+a-pad, j*stride+bb-pad
+						if r < 0 || r >= h || col < 0 || col >= w {
+							idx = append(idx, padRow)
+						} else {
+							idx = append(idx, int32((b*h+r)*w+col))
+						}
+					}
+				}
+			}
+		}
+	}
+	g := x.Graph()
+	rows := Concatenate([]*Node{Reshape(x, n*h*w, c), BroadcastToDims(Reshape(fill, 1, 1), 1, c)}, 0)
+	indices := Const(g, tensors.FromFlatDataAndDimensions(idx, len(idx), 1))
+	patches = Reshape(Gather(rows, indices), n*ho*wo, kh*kw, c)
+	return patches, n, ho, wo
+}
+
+// MaxPool2D is max pooling over k×k windows at the given stride with pad pixels of −∞ around
+// the image (PyTorch's MaxPool2d). On the Go backend it gathers the windows (gatherPatches),
+// much faster there than its reduce-window op; elsewhere it uses the backend's max-pool.
+func MaxPool2D(x *Node, k, stride, pad int) *Node {
+	if resolveConvImpl(ConvAuto, x.Graph().Backend()) != ConvIm2col {
+		return MaxPool(x).Window(k).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
+	}
+	c := x.Shape().Dimensions[3]
+	patches, n, ho, wo := gatherPatches(x, k, k, stride, pad, Infinity(x.Graph(), x.DType(), -1))
+	return Reshape(ReduceMax(patches, 1), n, ho, wo, c)
+}
+
+// convBN is a convolution followed by a frozen batch norm and an optional ReLU, with the batch
+// norm folded into the convolution (exact in inference form):
+//
+//	BN(conv(x, W)) = conv(x, W·s) + (β − μ·s),   s = γ/√(σ²+ε)  (per output channel)
+//
+// The folded kernel is scope's "weight" [k, k, Cin, Cout] and the folded shift its "bias"
+// [Cout] (see LoadResNetWeights); scope is named after the torchvision conv (conv1,
+// layer1/0/conv2, layer2/0/downsample/0).
+func convBN(scope *model.Scope, x *Node, cout, k, stride, pad int, relu, trainable bool) *Node {
 	cin := x.Shape().Dimensions[3]
-	v := scope.VariableWithShape("weight", shapes.Make(x.DType(), k, k, cin, cout)).SetTrainable(trainable)
-	return Conv2D(x, v.NodeValue(x.Graph()), stride, pad, ConvImpl(model.GetParamOr(scope, ParamConvImpl, string(ConvAuto))))
+	g := x.Graph()
+	w := scope.VariableWithShape("weight", shapes.Make(x.DType(), k, k, cin, cout)).SetTrainable(trainable)
+	b := scope.WithInitializer(initializer.Zero).VariableWithShape("bias", shapes.Make(x.DType(), cout)).SetTrainable(trainable)
+	act := activation.TypeNone
+	if relu {
+		act = activation.TypeRelu
+	}
+	impl := ConvImpl(model.GetParamOr(scope, ParamConvImpl, string(ConvAuto)))
+	return Conv2DBiasAct(x, w.NodeValue(g), b.NodeValue(g), stride, pad, impl, act)
 }

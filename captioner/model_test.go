@@ -83,6 +83,31 @@ func TestConvIm2colMatchesNative(t *testing.T) {
 	}
 }
 
+func TestMaxPool2DMatchesBackendMaxPool(t *testing.T) {
+	backend := testBackend(t)
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, c := range []struct{ h, w, k, stride, pad int }{{9, 8, 3, 2, 1}, {8, 8, 2, 2, 0}, {7, 5, 3, 1, 1}} {
+		x, _ := randomTensor[float32](rng, 2, c.h, c.w, 3)
+		gathered, err := graph.ExecOnce(backend, func(x *graph.Node) *graph.Node { return MaxPool2D(x, c.k, c.stride, c.pad) }, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		native, err := graph.ExecOnce(backend, func(x *graph.Node) *graph.Node {
+			return graph.MaxPool(x).Window(c.k).Strides(c.stride).PaddingPerDim([][2]int{{c.pad, c.pad}, {c.pad, c.pad}}).Done()
+		}, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := tensors.MustCopyFlatData[float32](gathered), tensors.MustCopyFlatData[float32](native)
+		if !equalInts(gathered.Shape().Dimensions, native.Shape().Dimensions) {
+			t.Fatalf("%+v: shapes %v vs %v", c, gathered.Shape(), native.Shape())
+		}
+		if diff, _ := maxAbsDiff(a, b); diff != 0 {
+			t.Errorf("%+v: differs by %g", c, diff)
+		}
+	}
+}
+
 func TestAdaptiveAvgPoolMatchesDefinition(t *testing.T) {
 	backend := testBackend(t)
 	rng := rand.New(rand.NewPCG(3, 4))

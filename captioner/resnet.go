@@ -37,31 +37,16 @@ func (s ResNetSpec) Channels() int {
 // BatchNormEps is the epsilon of torchvision's BatchNorm2d.
 const BatchNormEps = 1e-5
 
-// frozenBatchNorm applies batch norm in inference form, folded into a per-channel affine map:
-//
-//	y = x·scale + shift,  scale = γ/√(σ²+ε),  shift = β − μ·scale
-//
-// scale and shift are variables of scope, computed from the checkpoint's statistics when
-// pretrained weights are loaded (see LoadResNetWeights); they are never trained.
-func frozenBatchNorm(scope *model.Scope, x *Node) *Node {
-	c := x.Shape().Dimensions[x.Rank()-1]
-	g := x.Graph()
-	scale := scope.WithInitializer(initializer.One).VariableWithShape("scale", shapes.Make(x.DType(), c)).SetTrainable(false)
-	shift := scope.WithInitializer(initializer.Zero).VariableWithShape("shift", shapes.Make(x.DType(), c)).SetTrainable(false)
-	return Add(Mul(x, ExpandLeftToRank(scale.NodeValue(g), x.Rank())), ExpandLeftToRank(shift.NodeValue(g), x.Rank()))
-}
-
 // ResNet runs a torchvision-architecture ResNet on channels-last images [B, H, W, 3] and returns
 // the grid before global pooling, [B, H/32, W/32, C]: 7×7/2 stem, 3×3/2 max-pool, four stages
 // of basic or bottleneck blocks (the stride on the 3×3 conv, projection shortcuts when the
-// shape changes). Variables are laid out under scope with torchvision's module names
-// (conv1, bn1, layer1/0/conv1, layer1/0/downsample/0, …) so pretrained weights map one to one.
-// Stages from trainFrom (1..4) on are trainable; 0 or >4 freezes everything.
+// shape changes). Batch norm runs in inference form, folded into the convolutions (convBN).
+// Variables are laid out under scope with torchvision's conv names (conv1, layer1/0/conv1,
+// layer1/0/downsample/0, …) so pretrained weights map one to one. Stages from trainFrom (1..4)
+// on are trainable; 0 or >4 freezes everything.
 func ResNet(scope *model.Scope, spec ResNetSpec, images *Node, trainFrom int) *Node {
-	stemTrainable := false
-	x := convLayer(scope.At("conv1"), images, 64, 7, 2, 3, stemTrainable)
-	x = activation.Relu(frozenBatchNorm(scope.At("bn1"), x))
-	x = MaxPool(x).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+	x := convBN(scope.At("conv1"), images, 64, 7, 2, 3, true, false)
+	x = MaxPool2D(x, 3, 2, 1)
 	widths := [4]int{64, 128, 256, 512}
 	for stage := 0; stage < 4; stage++ {
 		trainable := trainFrom >= 1 && trainFrom <= 4 && stage+1 >= trainFrom
@@ -83,17 +68,17 @@ func ResNet(scope *model.Scope, spec ResNetSpec, images *Node, trainFrom int) *N
 
 // basicBlock: relu(bn2(conv3×3(relu(bn1(conv3×3/s(x))))) + shortcut(x)).
 func basicBlock(scope *model.Scope, x *Node, width, stride int, trainable bool) *Node {
-	y := activation.Relu(frozenBatchNorm(scope.At("bn1"), convLayer(scope.At("conv1"), x, width, 3, stride, 1, trainable)))
-	y = frozenBatchNorm(scope.At("bn2"), convLayer(scope.At("conv2"), y, width, 3, 1, 1, trainable))
+	y := convBN(scope.At("conv1"), x, width, 3, stride, 1, true, trainable)
+	y = convBN(scope.At("conv2"), y, width, 3, 1, 1, false, trainable)
 	return activation.Relu(Add(y, shortcut(scope, x, width, stride, trainable)))
 }
 
 // bottleneckBlock: relu(bn3(conv1×1(relu(bn2(conv3×3/s(relu(bn1(conv1×1(x)))))))) + shortcut(x)),
 // with 4× expansion.
 func bottleneckBlock(scope *model.Scope, x *Node, width, stride int, trainable bool) *Node {
-	y := activation.Relu(frozenBatchNorm(scope.At("bn1"), convLayer(scope.At("conv1"), x, width, 1, 1, 0, trainable)))
-	y = activation.Relu(frozenBatchNorm(scope.At("bn2"), convLayer(scope.At("conv2"), y, width, 3, stride, 1, trainable)))
-	y = frozenBatchNorm(scope.At("bn3"), convLayer(scope.At("conv3"), y, 4*width, 1, 1, 0, trainable))
+	y := convBN(scope.At("conv1"), x, width, 1, 1, 0, true, trainable)
+	y = convBN(scope.At("conv2"), y, width, 3, stride, 1, true, trainable)
+	y = convBN(scope.At("conv3"), y, 4*width, 1, 1, 0, false, trainable)
 	return activation.Relu(Add(y, shortcut(scope, x, 4*width, stride, trainable)))
 }
 
@@ -103,8 +88,7 @@ func shortcut(scope *model.Scope, x *Node, out, stride int, trainable bool) *Nod
 	if stride == 1 && x.Shape().Dimensions[3] == out {
 		return x
 	}
-	ds := scope.At("downsample")
-	return frozenBatchNorm(ds.At("1"), convLayer(ds.At("0"), x, out, 1, stride, 0, trainable))
+	return convBN(scope.At("downsample").At("0"), x, out, 1, stride, 0, false, trainable)
 }
 
 // TinyEncoder is a small CNN for the synthetic data and fast tests, trained from scratch:
@@ -117,10 +101,10 @@ func TinyEncoder(scope *model.Scope, images *Node) *Node {
 		cin := x.Shape().Dimensions[3]
 		w := s.VariableWithShape("weight", shapes.Make(x.DType(), 3, 3, cin, ch))
 		b := s.WithInitializer(initializer.Zero).VariableWithShape("bias", shapes.Make(x.DType(), ch))
-		x = Conv2D(x, w.NodeValue(x.Graph()), 1, 1, ConvImpl(model.GetParamOr(scope, ParamConvImpl, string(ConvAuto))))
-		x = activation.Relu(Add(x, ExpandLeftToRank(b.NodeValue(x.Graph()), x.Rank())))
+		impl := ConvImpl(model.GetParamOr(scope, ParamConvImpl, string(ConvAuto)))
+		x = Conv2DBiasAct(x, w.NodeValue(x.Graph()), b.NodeValue(x.Graph()), 1, 1, impl, activation.TypeRelu)
 		if i < 3 {
-			x = MaxPool(x).Window(2).Done()
+			x = MaxPool2D(x, 2, 2, 0)
 		}
 	}
 	return x

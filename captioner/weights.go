@@ -43,22 +43,16 @@ func ResolveWeights(id string) (string, error) {
 	return p, nil
 }
 
-// torchTensor is one tensor a torchvision ResNet checkpoint must hold.
-type torchTensor struct {
-	key   string // torchvision state_dict key, e.g. layer1.0.conv1.weight
-	shape []int  // torchvision shape
+// resnetConv is a convolution of a ResNet and the batch norm that follows it, by their
+// torchvision names.
+type resnetConv struct {
+	conv, bn string // e.g. layer1.0.conv1 and layer1.0.bn1
+	shape    []int  // torchvision kernel shape [out, in, k, k]
 }
 
-// resnetLayer is a conv or batch-norm module of a ResNet, by its torchvision name.
-type resnetLayer struct {
-	module string // e.g. layer1.0.conv1
-	conv   bool
-	shape  []int // conv: [out, in, k, k]; bn: [channels]
-}
-
-// resnetLayers lists every conv and batch norm of a ResNet in torchvision's naming.
-func resnetLayers(spec ResNetSpec) []resnetLayer {
-	layers := []resnetLayer{{"conv1", true, []int{64, 3, 7, 7}}, {"bn1", false, []int{64}}}
+// resnetConvs lists every convolution of a ResNet with its batch norm, in torchvision's naming.
+func resnetConvs(spec ResNetSpec) []resnetConv {
+	convs := []resnetConv{{"conv1", "bn1", []int{64, 3, 7, 7}}}
 	in := 64
 	for stage, width := range [4]int{64, 128, 256, 512} {
 		for i := 0; i < spec.Blocks[stage]; i++ {
@@ -70,23 +64,22 @@ func resnetLayers(spec ResNetSpec) []resnetLayer {
 			out := width
 			if spec.Bottleneck {
 				out = 4 * width
-				layers = append(layers,
-					resnetLayer{p + "conv1", true, []int{width, in, 1, 1}}, resnetLayer{p + "bn1", false, []int{width}},
-					resnetLayer{p + "conv2", true, []int{width, width, 3, 3}}, resnetLayer{p + "bn2", false, []int{width}},
-					resnetLayer{p + "conv3", true, []int{out, width, 1, 1}}, resnetLayer{p + "bn3", false, []int{out}})
+				convs = append(convs,
+					resnetConv{p + "conv1", p + "bn1", []int{width, in, 1, 1}},
+					resnetConv{p + "conv2", p + "bn2", []int{width, width, 3, 3}},
+					resnetConv{p + "conv3", p + "bn3", []int{out, width, 1, 1}})
 			} else {
-				layers = append(layers,
-					resnetLayer{p + "conv1", true, []int{width, in, 3, 3}}, resnetLayer{p + "bn1", false, []int{width}},
-					resnetLayer{p + "conv2", true, []int{width, width, 3, 3}}, resnetLayer{p + "bn2", false, []int{width}})
+				convs = append(convs,
+					resnetConv{p + "conv1", p + "bn1", []int{width, in, 3, 3}},
+					resnetConv{p + "conv2", p + "bn2", []int{width, width, 3, 3}})
 			}
 			if stride != 1 || in != out {
-				layers = append(layers,
-					resnetLayer{p + "downsample.0", true, []int{out, in, 1, 1}}, resnetLayer{p + "downsample.1", false, []int{out}})
+				convs = append(convs, resnetConv{p + "downsample.0", p + "downsample.1", []int{out, in, 1, 1}})
 			}
 			in = out
 		}
 	}
-	return layers
+	return convs
 }
 
 // variablePath maps a torchvision module name to the scope path of its attncap variables.
@@ -95,8 +88,12 @@ func variablePath(scope, module string) string {
 }
 
 // LoadResNetWeights reads a torchvision/timm ResNet checkpoint (safetensors) into the store's
-// encoder variables under scope (usually "encoder"): conv kernels transposed from [out, in, kh,
-// kw] to channels-last [kh, kw, in, out], batch norms folded into frozen scale and shift. The
+// encoder variables under scope (usually "encoder"). Each batch norm is folded into the
+// convolution before it, exactly as its inference form computes:
+//
+//	W' = W·s (per output channel),  b' = β − μ·s,  s = γ/√(σ²+ε)
+//
+// and kernels are transposed from [out, in, kh, kw] to channels-last [kh, kw, in, out]. The
 // classifier (fc.*) and num_batches_tracked are ignored. Errors name the file and the tensor:
 // a missing key, a shape that differs (want vs got), a dtype that is not F32.
 func LoadResNetWeights(store *model.Store, scope string, spec ResNetSpec, file string) error {
@@ -119,45 +116,38 @@ func LoadResNetWeights(store *model.Store, scope string, spec ResNetSpec, file s
 		_, data, err := sf.Float32s(key)
 		return data, err
 	}
-	for _, l := range resnetLayers(spec) {
-		vp := variablePath(scope, l.module)
-		if l.conv {
-			w, err := get(l.module+".weight", l.shape)
-			if err != nil {
+	for _, c := range resnetConvs(spec) {
+		o, i, kh, kw := c.shape[0], c.shape[1], c.shape[2], c.shape[3]
+		w, err := get(c.conv+".weight", c.shape)
+		if err != nil {
+			return err
+		}
+		var bn [4][]float32
+		for j, name := range []string{"weight", "bias", "running_mean", "running_var"} {
+			if bn[j], err = get(c.bn+"."+name, []int{o}); err != nil {
 				return err
 			}
-			o, i, kh, kw := l.shape[0], l.shape[1], l.shape[2], l.shape[3]
-			hwio := make([]float32, len(w))
-			for oo := 0; oo < o; oo++ {
-				for ii := 0; ii < i; ii++ {
-					for a := 0; a < kh; a++ {
-						for b := 0; b < kw; b++ {
-							hwio[((a*kw+b)*i+ii)*o+oo] = w[((oo*i+ii)*kh+a)*kw+b]
-						}
+		}
+		scale, bias := make([]float64, o), make([]float32, o)
+		for oo := range scale {
+			scale[oo] = float64(bn[0][oo]) / math.Sqrt(float64(bn[3][oo])+BatchNormEps)
+			bias[oo] = float32(float64(bn[1][oo]) - float64(bn[2][oo])*scale[oo])
+		}
+		hwio := make([]float32, len(w))
+		for oo := 0; oo < o; oo++ {
+			for ii := 0; ii < i; ii++ {
+				for a := 0; a < kh; a++ {
+					for b := 0; b < kw; b++ {
+						hwio[((a*kw+b)*i+ii)*o+oo] = float32(float64(w[((oo*i+ii)*kh+a)*kw+b]) * scale[oo])
 					}
 				}
 			}
-			if err := setVariable(store, vp+"/weight", tensors.FromFlatDataAndDimensions(hwio, kh, kw, i, o)); err != nil {
-				return err
-			}
-			continue
 		}
-		var p [4][]float32
-		for j, name := range []string{"weight", "bias", "running_mean", "running_var"} {
-			if p[j], err = get(l.module+"."+name, l.shape); err != nil {
-				return err
-			}
-		}
-		scale, shift := make([]float32, l.shape[0]), make([]float32, l.shape[0])
-		for c := range scale {
-			s := float64(p[0][c]) / math.Sqrt(float64(p[3][c])+BatchNormEps)
-			scale[c] = float32(s)
-			shift[c] = float32(float64(p[1][c]) - float64(p[2][c])*s)
-		}
-		if err := setVariable(store, vp+"/scale", tensors.FromFlatDataAndDimensions(scale, len(scale))); err != nil {
+		vp := variablePath(scope, c.conv)
+		if err := setVariable(store, vp+"/weight", tensors.FromFlatDataAndDimensions(hwio, kh, kw, i, o)); err != nil {
 			return err
 		}
-		if err := setVariable(store, vp+"/shift", tensors.FromFlatDataAndDimensions(shift, len(shift))); err != nil {
+		if err := setVariable(store, vp+"/bias", tensors.FromFlatDataAndDimensions(bias, o)); err != nil {
 			return err
 		}
 	}

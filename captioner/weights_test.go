@@ -45,16 +45,11 @@ func TestLoadResNetWeightsErrorsNameFileAndTensor(t *testing.T) {
 	}
 }
 
-func TestResNetLayersCoverTorchvisionKeys(t *testing.T) {
+func TestResNetConvsCoverTorchvisionKeys(t *testing.T) {
 	// torchvision's ResNet-50 has 53 convolutions and 53 batch norms (49 in the blocks and stem,
 	// 4 projection shortcuts); ResNet-18 has 20 of each.
 	for arch, want := range map[string]int{"resnet50": 53, "resnet18": 20, "resnet101": 104, "resnet152": 155, "resnet34": 36} {
-		convs := 0
-		for _, l := range resnetLayers(ResNetSpecs[arch]) {
-			if l.conv {
-				convs++
-			}
-		}
+		convs := len(resnetConvs(ResNetSpecs[arch]))
 		if convs != want {
 			t.Errorf("%s: %d convolutions, want %d", arch, convs, want)
 		}
