@@ -34,7 +34,7 @@ func ProjectRegions(scope *model.Scope, cfg *Config, regions *Node) *Node {
 func Attend(scope *model.Scope, cfg *Config, regions, projected, h *Node) (context, alpha *Node) {
 	s := scope.At("decoder")
 	query := InsertAxes(layers.Dense(s.At("attention_dec"), h, true, cfg.AttentionDim), 1) // [B, 1, A]
-	scores := layers.Dense(s.At("attention_score"), Tanh(Add(projected, query)), true, 1)   // [B, R, 1]
+	scores := layers.Dense(s.At("attention_score"), Tanh(Add(projected, query)), true, 1)  // [B, R, 1]
 	alpha = Softmax(Squeeze(scores, -1), -1)
 	context = Einsum("br,brc->bc", alpha, regions)
 	return context, alpha

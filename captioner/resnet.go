@@ -170,4 +170,3 @@ func GridToRegions(grid *Node) *Node {
 func Encode(scope *model.Scope, cfg *Config, images *Node) *Node {
 	return GridToRegions(EncodeGrid(scope, cfg, images))
 }
-
