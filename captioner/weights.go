@@ -1,6 +1,7 @@
 package captioner
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/attncap/attncap/internal/safetensors"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/go-huggingface/hub"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -102,7 +105,8 @@ func LoadResNetWeights(store *model.Store, scope string, spec ResNetSpec, file s
 		return err
 	}
 	defer sf.Close()
-	get := func(key string, want []int) ([]float32, error) {
+	// get checks a tensor and returns its bytes, still in the mapped file (no copy).
+	get := func(key string, want []int) ([]byte, error) {
 		ti, ok := sf.Tensors[key]
 		if !ok {
 			return nil, fmt.Errorf("weights %s: tensor %q missing (is this a checkpoint of the same ResNet?)", file, key)
@@ -113,41 +117,49 @@ func LoadResNetWeights(store *model.Store, scope string, spec ResNetSpec, file s
 		if ti.DType != "F32" {
 			return nil, fmt.Errorf("weights %s: tensor %q: dtype %s, want F32", file, key, ti.DType)
 		}
-		_, data, err := sf.Float32s(key)
-		return data, err
+		_, b, err := sf.Bytes(key)
+		return b, err
 	}
+	f32 := func(b []byte, i int) float64 { return float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))) }
 	for _, c := range resnetConvs(spec) {
 		o, i, kh, kw := c.shape[0], c.shape[1], c.shape[2], c.shape[3]
 		w, err := get(c.conv+".weight", c.shape)
 		if err != nil {
 			return err
 		}
-		var bn [4][]float32
+		var bn [4][]byte
 		for j, name := range []string{"weight", "bias", "running_mean", "running_var"} {
 			if bn[j], err = get(c.bn+"."+name, []int{o}); err != nil {
 				return err
 			}
 		}
-		scale, bias := make([]float64, o), make([]float32, o)
-		for oo := range scale {
-			scale[oo] = float64(bn[0][oo]) / math.Sqrt(float64(bn[3][oo])+BatchNormEps)
-			bias[oo] = float32(float64(bn[1][oo]) - float64(bn[2][oo])*scale[oo])
-		}
-		hwio := make([]float32, len(w))
-		for oo := 0; oo < o; oo++ {
-			for ii := 0; ii < i; ii++ {
-				for a := 0; a < kh; a++ {
-					for b := 0; b < kw; b++ {
-						hwio[((a*kw+b)*i+ii)*o+oo] = float32(float64(w[((oo*i+ii)*kh+a)*kw+b]) * scale[oo])
+		scale := make([]float64, o)
+		bias := tensors.FromShape(shapes.Make(dtypes.Float32, o))
+		tensors.MustMutableFlatData(bias, func(flat []float32) {
+			for oo := range scale {
+				scale[oo] = f32(bn[0], oo) / math.Sqrt(f32(bn[3], oo)+BatchNormEps)
+				flat[oo] = float32(f32(bn[1], oo) - f32(bn[2], oo)*scale[oo])
+			}
+		})
+		// The kernel goes straight from the mapped file into the variable's tensor, transposed
+		// and scaled on the way: the file's bytes are copied once.
+		kernel := tensors.FromShape(shapes.Make(dtypes.Float32, kh, kw, i, o))
+		tensors.MustMutableFlatData(kernel, func(hwio []float32) {
+			for oo := 0; oo < o; oo++ {
+				for ii := 0; ii < i; ii++ {
+					for a := 0; a < kh; a++ {
+						for b := 0; b < kw; b++ {
+							hwio[((a*kw+b)*i+ii)*o+oo] = float32(f32(w, ((oo*i+ii)*kh+a)*kw+b) * scale[oo])
+						}
 					}
 				}
 			}
-		}
+		})
 		vp := variablePath(scope, c.conv)
-		if err := setVariable(store, vp+"/weight", tensors.FromFlatDataAndDimensions(hwio, kh, kw, i, o)); err != nil {
+		if err := setVariable(store, vp+"/weight", kernel); err != nil {
 			return err
 		}
-		if err := setVariable(store, vp+"/bias", tensors.FromFlatDataAndDimensions(bias, o)); err != nil {
+		if err := setVariable(store, vp+"/bias", bias); err != nil {
 			return err
 		}
 	}
