@@ -17,7 +17,7 @@ import (
 )
 
 // requireTorch returns the Python interpreter that has torch and torchvision, or skips the
-// test — unless ATTNCAP_REQUIRE_TORCH=1 (as CI sets), where their absence is a failure.
+// test — unless ATTNCAP_REQUIRE_REFERENCES=1 (as CI sets), where their absence is a failure.
 func requireTorch(t *testing.T) string {
 	t.Helper()
 	for _, py := range []string{"/usr/bin/python3", "python3"} {
@@ -25,7 +25,7 @@ func requireTorch(t *testing.T) string {
 			return py
 		}
 	}
-	if os.Getenv("ATTNCAP_REQUIRE_TORCH") == "1" {
+	if os.Getenv("ATTNCAP_REQUIRE_REFERENCES") == "1" {
 		t.Fatal("python3 with torch and torchvision is required (apt-get install python3-torch python3-torchvision)")
 	}
 	t.Skip("python3 with torch/torchvision not found: install python3-torch python3-torchvision to run the parity test")

@@ -1,0 +1,235 @@
+// Package metrics scores generated captions against reference captions exactly as the
+// coco-caption toolkit (pycocoevalcap) does: corpus BLEU-1..4 with the "closest" reference
+// length, ROUGE-L (β = 1.2) and CIDEr-D (σ = 6, document frequencies over the evaluated
+// images). All sums are in float64, in the toolkit's order of operations.
+//
+// Captions are given as token lists; use text.Tokenize (coco-caption's PTB tokenizer rules) to
+// make them, so that training and evaluation agree on what a word is. METEOR and SPICE (Java
+// programs in coco-caption) are not implemented.
+package metrics
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Example is one image's generated caption and its reference captions, tokenized.
+type Example struct {
+	Candidate  []string
+	References [][]string
+}
+
+// Scores are the corpus-level scores under coco-caption's names.
+type Scores struct {
+	Bleu1  float64 `json:"Bleu_1"`
+	Bleu2  float64 `json:"Bleu_2"`
+	Bleu3  float64 `json:"Bleu_3"`
+	Bleu4  float64 `json:"Bleu_4"`
+	RougeL float64 `json:"ROUGE_L"`
+	CIDEr  float64 `json:"CIDEr"`
+}
+
+// Evaluate computes every metric over a corpus. It is an error for an example to have no
+// reference.
+func Evaluate(examples []Example) (Scores, error) {
+	for i, e := range examples {
+		if len(e.References) == 0 {
+			return Scores{}, fmt.Errorf("metrics: example %d has no reference caption", i)
+		}
+	}
+	bleu := Bleu(examples)
+	return Scores{Bleu1: bleu[0], Bleu2: bleu[1], Bleu3: bleu[2], Bleu4: bleu[3], RougeL: RougeL(examples), CIDEr: CIDErD(examples)}, nil
+}
+
+// ngramCounts counts the n-grams of tokens for n = 1..maxN, keyed by the words joined with a
+// space (which cannot occur inside a token).
+func ngramCounts(tokens []string, maxN int) map[string]int {
+	counts := map[string]int{}
+	for n := 1; n <= maxN; n++ {
+		for i := 0; i+n <= len(tokens); i++ {
+			counts[strings.Join(tokens[i:i+n], " ")]++
+		}
+	}
+	return counts
+}
+
+// ngramOrder is the n of an n-gram key.
+func ngramOrder(key string) int { return strings.Count(key, " ") + 1 }
+
+// Bleu returns corpus BLEU-1..4 as coco-caption's BleuScorer computes it (option "closest"):
+// clipped n-gram matches summed over the corpus, guesses max(0, len−n+1), the reference length
+// of each candidate the closest one (ties → shorter), and
+//
+//	BLEU_n = (Π_{k≤n} (Σ correct_k + 1e-15)/(Σ guess_k + 1e-9))^(1/n) · BP,
+//	BP = exp(1 − 1/ratio) if ratio = (Σ len_c + 1e-15)/(Σ len_r + 1e-9) < 1, else 1.
+func Bleu(examples []Example) [4]float64 {
+	const maxN, tiny, small = 4, 1e-15, 1e-9
+	var correct, guess [maxN]float64
+	var testLen, refLen float64
+	for _, e := range examples {
+		maxRef := map[string]int{}
+		for _, ref := range e.References {
+			for k, c := range ngramCounts(ref, maxN) {
+				maxRef[k] = max(maxRef[k], c)
+			}
+		}
+		n := len(e.Candidate)
+		best := -1
+		for _, ref := range e.References { // closest reference length, ties → shorter
+			l := len(ref)
+			if best < 0 || abs(l-n) < abs(best-n) || (abs(l-n) == abs(best-n) && l < best) {
+				best = l
+			}
+		}
+		testLen += float64(n)
+		refLen += float64(best)
+		for k, c := range ngramCounts(e.Candidate, maxN) {
+			correct[ngramOrder(k)-1] += float64(min(c, maxRef[k]))
+		}
+		for k := 1; k <= maxN; k++ {
+			guess[k-1] += float64(max(0, n-k+1))
+		}
+	}
+	var out [maxN]float64
+	product := 1.0
+	for k := 0; k < maxN; k++ {
+		product *= (correct[k] + tiny) / (guess[k] + small)
+		out[k] = math.Pow(product, 1/float64(k+1))
+	}
+	if ratio := (testLen + tiny) / (refLen + small); ratio < 1 {
+		for k := range out {
+			out[k] *= math.Exp(1 - 1/ratio)
+		}
+	}
+	return out
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// lcs is the length of the longest common subsequence of two token lists.
+func lcs(a, b []string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			if a[i-1] == b[j-1] {
+				cur[j] = prev[j-1] + 1
+			} else {
+				cur[j] = max(prev[j], cur[j-1])
+			}
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// splitLen is the token count coco-caption sees: it splits the joined caption on single
+// spaces, so an empty caption still counts as one (empty) token.
+func splitLen(tokens []string) int { return max(1, len(tokens)) }
+
+// RougeL returns the mean over images of ROUGE-L as coco-caption computes it:
+// P = max over references of LCS/|candidate|, R = max over references of LCS/|reference|
+// (each maximised separately), F = (1+β²)·P·R/(R+β²·P) with β = 1.2, and 0 when P or R is 0.
+func RougeL(examples []Example) float64 {
+	const beta = 1.2
+	if len(examples) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, e := range examples {
+		var p, r float64
+		for _, ref := range e.References {
+			l := float64(lcs(ref, e.Candidate))
+			p = math.Max(p, l/float64(splitLen(e.Candidate)))
+			r = math.Max(r, l/float64(splitLen(ref)))
+		}
+		if p != 0 && r != 0 {
+			sum += (1 + beta*beta) * p * r / (r + beta*beta*p)
+		}
+	}
+	return sum / float64(len(examples))
+}
+
+// cider is an n-gram vector of one caption, as CIDEr-D's counts2vec builds it.
+type ciderVec struct {
+	vec    [4]map[string]float64
+	norm   [4]float64
+	length int // number of bigrams: coco-caption counts term frequencies of n == 1 (0-based), i.e. bigrams
+}
+
+// CIDErD returns the mean over images of CIDEr-D as coco-caption computes it: document
+// frequency df of an n-gram = number of images whose references contain it (over the evaluated
+// set only); vectors tf·(ln N − ln max(1, df)); per n, Σ min(v_c, v_r)·v_r /(‖v_c‖·‖v_r‖) times
+// exp(−δ²/(2·6²)) with δ the difference of bigram counts; averaged over n = 1..4, over the
+// references, times 10.
+func CIDErD(examples []Example) float64 {
+	const maxN, sigma = 4, 6.0
+	if len(examples) == 0 {
+		return 0
+	}
+	df := map[string]int{}
+	for _, e := range examples {
+		seen := map[string]bool{}
+		for _, ref := range e.References {
+			for k := range ngramCounts(ref, maxN) {
+				seen[k] = true
+			}
+		}
+		for k := range seen {
+			df[k]++
+		}
+	}
+	refLen := math.Log(float64(len(examples)))
+	toVec := func(tokens []string) ciderVec {
+		var v ciderVec
+		for n := range v.vec {
+			v.vec[n] = map[string]float64{}
+		}
+		for k, tf := range ngramCounts(tokens, maxN) {
+			n := ngramOrder(k) - 1
+			x := float64(tf) * (refLen - math.Log(math.Max(1, float64(df[k]))))
+			v.vec[n][k] = x
+			v.norm[n] += x * x
+			if n == 1 {
+				v.length += tf
+			}
+		}
+		for n := range v.norm {
+			v.norm[n] = math.Sqrt(v.norm[n])
+		}
+		return v
+	}
+	var total float64
+	for _, e := range examples {
+		c := toVec(e.Candidate)
+		var score [maxN]float64
+		for _, ref := range e.References {
+			r := toVec(ref)
+			delta := float64(c.length - r.length)
+			for n := 0; n < maxN; n++ {
+				var val float64
+				for k, vc := range c.vec[n] {
+					vr := r.vec[n][k]
+					val += math.Min(vc, vr) * vr
+				}
+				if c.norm[n] != 0 && r.norm[n] != 0 {
+					val /= c.norm[n] * r.norm[n]
+				}
+				score[n] += val * math.Exp(-(delta*delta)/(2*sigma*sigma))
+			}
+		}
+		var mean float64
+		for _, s := range score {
+			mean += s
+		}
+		mean /= maxN
+		total += mean / float64(len(e.References)) * 10
+	}
+	return total / float64(len(examples))
+}
