@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/attncap/attncap/internal/safetensors"
@@ -74,6 +75,11 @@ func LoadVariables(store *model.Store, path string) error {
 		}
 		if err := setVariable(store, name, t); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
+		}
+		if !strings.HasPrefix(name, "/encoder/") && !strings.HasPrefix(name, "/decoder/") {
+			// Optimizer state, step counters, random state: never trained. (Model variables get
+			// their flag when the graph that uses them is built.)
+			store.GetVariable(name).SetTrainable(false)
 		}
 	}
 	return nil

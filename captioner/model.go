@@ -14,7 +14,9 @@ import (
 
 // Model is a captioner: its configuration, vocabulary and variables, with the compiled graphs
 // that encode images and run decoding steps on a backend. Graphs are compiled on first use
-// (and again only for new shapes).
+// (and again only for new shapes). Backends that prefer it (the Go backend) compile variables
+// into inference graphs as constants, so after changing variables (training, loading) call
+// ResetCompiled before decoding again.
 type Model struct {
 	Config  *Config
 	Vocab   *text.Vocab
@@ -46,17 +48,41 @@ func NewEncoderModel(backend compute.Backend, cfg Config) (*Model, error) {
 }
 
 // ModelFn is the training graph, for train.Trainer: inputs are [images [B,S,S,3] or regions
-// [B,R,C], captions [B,T] int32]; predictions are [logits [B,T−1,V], attention [B,T−1,R]].
+// [B,R,C], captions [B·K,T] int32] — K captions per image, image b's captions in rows
+// b·K … b·K+K−1, so each image is encoded once; predictions are [logits [B·K,T−1,V],
+// attention [B·K,T−1,R]].
 func (m *Model) ModelFn() func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
 	cfg := m.Config
 	return func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
-		regions := inputs[0]
+		regions, captions := inputs[0], inputs[1]
 		if regions.Rank() == 4 {
 			regions = Encode(scope, cfg, regions)
 		}
-		logits, alphas := TeacherForced(scope, cfg, regions, inputs[1])
+		regions = repeatRows(regions, captions.Shape().Dimensions[0])
+		logits, alphas := TeacherForced(scope, cfg, regions, captions)
 		return []*graph.Node{logits, alphas}
 	}
+}
+
+// repeatRows repeats each row of x [B, …] k = rows/B times in place: [B·k, …].
+func repeatRows(x *graph.Node, rows int) *graph.Node {
+	d := x.Shape().Dimensions
+	if d[0] == rows {
+		return x
+	}
+	if rows%d[0] != 0 {
+		panic(fmt.Sprintf("%d caption rows for %d images: not a whole number of captions per image", rows, d[0]))
+	}
+	k := rows / d[0]
+	tiled := graph.BroadcastToDims(graph.InsertAxes(x, 1), append([]int{d[0], k}, d[1:]...)...)
+	return graph.Reshape(tiled, append([]int{rows}, d[1:]...)...)
+}
+
+// LossGraph is the evaluation loss (cross-entropy part) for [imagesOrRegions, captions].
+func (m *Model) LossGraph(scope *model.Scope, inputs []*graph.Node) *graph.Node {
+	preds := m.ModelFn()(scope, inputs)
+	_, ce := CaptionLoss(m.Config, inputs[1], preds[0], preds[1])
+	return ce
 }
 
 // LossFn is CaptionLoss for train.Trainer, with labels [captions].
@@ -66,6 +92,18 @@ func (m *Model) LossFn() loss.LossFn {
 		l, _ := CaptionLoss(cfg, labels[0], predictions[0], predictions[1])
 		return l
 	}
+}
+
+// ResetCompiled drops the compiled inference graphs; the next call compiles them again with
+// the variables' current values.
+func (m *Model) ResetCompiled() {
+	for _, e := range []*model.Exec{m.encodeExec, m.prepareExec, m.stepE} {
+		if e != nil {
+			e.Finalize()
+		}
+	}
+	m.encodeExec, m.prepareExec, m.stepE, m.execErr = nil, nil, nil, nil
+	m.once = sync.Once{}
 }
 
 // compile builds the executables used at inference.

@@ -1,0 +1,90 @@
+package captioner
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/attncap/attncap/datasets"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/schollz/progressbar/v3"
+)
+
+// CaptionImages captions image files: images are decoded and preprocessed on all cores,
+// encoded once per batch of batchSize, and decoded greedily (opts.Beam ≤ 1) or by beam search.
+// progress, when not nil, receives a progress bar.
+func (m *Model) CaptionImages(paths []string, opts DecodeOptions, batchSize int, progress io.Writer) ([]Caption, error) {
+	batchSize = max(1, batchSize)
+	bar := newBar(progress, len(paths), "captioning")
+	var out []Caption
+	for start := 0; start < len(paths); start += batchSize {
+		batch, err := datasets.LoadImageBatch(paths[start:min(start+batchSize, len(paths))], m.ImageOptions(), nil)
+		if err != nil {
+			return nil, err
+		}
+		regions, err := m.EncodeImages(batch.Tensor())
+		if err != nil {
+			return nil, err
+		}
+		caps, err := m.Decode(regions, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, caps...)
+		if bar != nil {
+			_ = bar.Add(batch.N)
+		}
+	}
+	return out, nil
+}
+
+// Decode runs greedy decoding (opts.Beam ≤ 1) or beam search on regions [B, R, C].
+func (m *Model) Decode(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
+	if opts.Beam <= 1 {
+		return m.Greedy(regions, opts)
+	}
+	return m.BeamSearch(regions, opts)
+}
+
+// CaptionFeatures decodes the cached grids of the images at indices idx, in batches.
+func (m *Model) CaptionFeatures(f *Features, idx []int, opts DecodeOptions, batchSize int, progress io.Writer) ([]Caption, error) {
+	batchSize = max(1, batchSize)
+	bar := newBar(progress, len(idx), "captioning")
+	var out []Caption
+	for start := 0; start < len(idx); start += batchSize {
+		regions, err := f.Regions(idx[start:min(start+batchSize, len(idx))])
+		if err != nil {
+			return nil, err
+		}
+		caps, err := m.Decode(regions, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, caps...)
+		if bar != nil {
+			_ = bar.Add(len(caps))
+		}
+	}
+	return out, nil
+}
+
+// Regions returns the grids of the images at indices idx as regions [len(idx), h·w, C].
+func (f *Features) Regions(idx []int) (*tensors.Tensor, error) {
+	per := f.Dims[1] * f.Dims[2] * f.Dims[3]
+	data := make([]float32, len(idx)*per)
+	for i, j := range idx {
+		if j < 0 || j >= f.Dims[0] {
+			return nil, fmt.Errorf("features: image index %d out of range [0, %d)", j, f.Dims[0])
+		}
+		copy(data[i*per:(i+1)*per], f.Data[j*per:(j+1)*per])
+	}
+	return tensors.FromFlatDataAndDimensions(data, len(idx), f.Dims[1]*f.Dims[2], f.Dims[3]), nil
+}
+
+func newBar(w io.Writer, total int, desc string) *progressbar.ProgressBar {
+	if w == nil {
+		return nil
+	}
+	return progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200_000_000),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }))
+}
