@@ -78,4 +78,3 @@ func CaptionText(c Caption) string {
 	}
 	return strings.Join(c.Words, " ")
 }
-

@@ -56,7 +56,7 @@ type TrainOptions struct {
 	Resume   bool   // continue the run in Out exactly where it stopped
 	CacheDir string // feature cache ("" : the user cache folder)
 
-	Progress io.Writer                    // progress bars (nil: none)
+	Progress io.Writer                     // progress bars (nil: none)
 	Logf     func(format string, a ...any) // one line per event (nil: silent)
 	OnStep   func(StepInfo)                // after every training step (nil: none)
 	OnEpoch  func(EpochRecord)             // after every epoch's validation (nil: none)
@@ -118,7 +118,7 @@ type trainState struct {
 	BadEpochs    int     `json:"bad_epochs"`    // epochs since the best
 	LRBadEpochs  int     `json:"lr_bad_epochs"` // epochs since the best or the last decay
 	LR           float64 `json:"lr"`
-	Seconds      float64 `json:"seconds"`    // training time so far
+	Seconds      float64 `json:"seconds"`      // training time so far
 	TrainImages  int     `json:"train_images"` // to check that a resumed run sees the same data
 	Finished     bool    `json:"finished"`
 	EpochSeconds float64 `json:"epoch_seconds"` // time spent in the current epoch so far

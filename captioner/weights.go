@@ -120,7 +120,9 @@ func LoadResNetWeights(store *model.Store, scope string, spec ResNetSpec, file s
 		_, b, err := sf.Bytes(key)
 		return b, err
 	}
-	f32 := func(b []byte, i int) float64 { return float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))) }
+	f32 := func(b []byte, i int) float64 {
+		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
+	}
 	for _, c := range resnetConvs(spec) {
 		o, i, kh, kw := c.shape[0], c.shape[1], c.shape[2], c.shape[3]
 		w, err := get(c.conv+".weight", c.shape)
