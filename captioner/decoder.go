@@ -62,7 +62,10 @@ func lstmCell(scope *model.Scope, x, h, c *Node) (hNew, cNew *Node) {
 // prevIDs is [B] int32. It returns logits [B, V], the new state and the attention α [B, R].
 func Step(scope *model.Scope, cfg *Config, regions, projected, h, c, prevIDs *Node) (logits, hNew, cNew, alpha *Node) {
 	s := scope.At("decoder")
-	emb := layers.Embedding(s.At("embedding"), prevIDs, regions.DType(), cfg.VocabSize, cfg.EmbedDim)
+	// Indices as [B, 1]: layers.Embedding reads a trailing axis of size 1 as the index axis, so a
+	// plain [1] (one image) would gather one vector instead of a batch of one.
+	ids := Reshape(prevIDs, prevIDs.Shape().Dimensions[0], 1)
+	emb := layers.Embedding(s.At("embedding"), ids, regions.DType(), cfg.VocabSize, cfg.EmbedDim)
 	context, alpha := Attend(scope, cfg, regions, projected, h)
 	channels := regions.Shape().Dimensions[2]
 	beta := Sigmoid(layers.Dense(s.At("gate"), h, true, channels))

@@ -465,3 +465,20 @@ func TestModelFolderAloneReproducesCaptions(t *testing.T) {
 		t.Errorf("missing vocab: err = %v", err)
 	}
 }
+
+func TestDecodingOneImage(t *testing.T) {
+	m, regions, captions := trainedTinyModel(t)
+	one, err := m.gather(regions, []int32{2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []int{1, 3} {
+		caps, err := m.BeamSearch(one, DecodeOptions{Beam: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(caps) != 1 || strings.Join(caps[0].Words, " ") != strings.Join(captions[2], " ") {
+			t.Errorf("beam %d on one image: %+v, want %q", k, caps, captions[2])
+		}
+	}
+}

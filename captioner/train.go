@@ -81,7 +81,7 @@ func DefaultTrainOptions(encoder string) TrainOptions {
 		GradClip: 5, Beam: 1, TestBeam: 3, Crop: true, Seed: 1, ValLimit: 0,
 	}
 	if encoder == "tiny" {
-		o.Epochs, o.LR, o.Patience = 12, 2e-3, 4
+		o.Epochs, o.LR, o.Patience = 8, 2e-3, 4
 	}
 	return o
 }

@@ -35,7 +35,7 @@ func main() {
 	dropout := flag.Float64("dropout", -1, "dropout before the output layer (default 0.5; 0.2 for tiny)")
 	minCount := flag.Int("min-count", 0, "words seen fewer times in train captions map to <unk> (default 5)")
 	batch := flag.Int("batch", 0, "captions per training step (default 64)")
-	epochs := flag.Int("epochs", 0, "maximum epochs (default 30; 12 for tiny)")
+	epochs := flag.Int("epochs", 0, "maximum epochs (default 30; 8 for tiny)")
 	lr := flag.Float64("lr", 0, "Adam learning rate (default 1e-3; 2e-3 for tiny)")
 	encoderLR := flag.Float64("encoder-lr", 0, "learning rate of fine-tuned encoder stages (default: -lr)")
 	finetune := flag.Int("finetune", 0, "first ResNet stage (1-4) to fine-tune; 0 keeps the encoder frozen")

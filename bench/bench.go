@@ -1,0 +1,300 @@
+// Package bench measures attncap's speed on the current backend, and the PyTorch reference of
+// the same model (bench/reference/sat.py) on the same machine, for `go run ./scripts/bench`.
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/datasets/text"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/train"
+)
+
+// Row is one measurement: Value is the median of the repetitions, in Unit (higher is better
+// unless Unit is "s"), Min and Max the spread; Reference is the PyTorch median (0: not run).
+type Row struct {
+	Name      string  `json:"name"`
+	Unit      string  `json:"unit"`
+	Value     float64 `json:"value"`
+	Min       float64 `json:"min"`
+	Max       float64 `json:"max"`
+	Reference float64 `json:"pytorch,omitempty"`
+	// Ratio is attncap/PyTorch speed (for "s" rows: PyTorch time / attncap time).
+	Ratio float64 `json:"ratio,omitempty"`
+	Note  string  `json:"note,omitempty"`
+
+	refArgs  []string // arguments of bench/reference/sat.py measuring the same thing
+	refCount float64  // items per reference repetition
+}
+
+// Options choose what to run.
+type Options struct {
+	Reps     int    // timed repetitions per row (after warm-up)
+	Compare  bool   // also run the PyTorch reference
+	Python   string // interpreter with torch (default /usr/bin/python3)
+	Script   string // bench/reference/sat.py
+	Device   string // PyTorch device: cpu or cuda
+	Progress func(string)
+	// ResNetBatches and DecoderBatches are the batch sizes measured (default 1, 16 and 32, 64).
+	ResNetBatches, DecoderBatches []int
+}
+
+// stats turns per-repetition seconds into a row of "per second" values (count per rep / time).
+func stats(name, unit string, count float64, secs []float64) Row {
+	vals := make([]float64, len(secs))
+	for i, s := range secs {
+		if unit == "s" {
+			vals[i] = s
+		} else {
+			vals[i] = count / s
+		}
+	}
+	sort.Float64s(vals)
+	return Row{Name: name, Unit: unit, Value: vals[len(vals)/2], Min: vals[0], Max: vals[len(vals)-1]}
+}
+
+// timeit runs fn warm times, then reps timed times.
+func timeit(warm, reps int, fn func() error) ([]float64, error) {
+	for i := 0; i < warm; i++ {
+		if err := fn(); err != nil {
+			return nil, err
+		}
+	}
+	secs := make([]float64, reps)
+	for i := range secs {
+		start := time.Now()
+		if err := fn(); err != nil {
+			return nil, err
+		}
+		secs[i] = time.Since(start).Seconds()
+	}
+	return secs, nil
+}
+
+func randomTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	data := make([]float32, n)
+	for i := range data {
+		data[i] = float32(rng.NormFloat64())
+	}
+	return tensors.FromFlatDataAndDimensions(data, dims...)
+}
+
+// Run measures every row on backend.
+func Run(backend compute.Backend, opts Options) ([]Row, error) {
+	if opts.Reps < 1 {
+		opts.Reps = 5
+	}
+	say := opts.Progress
+	if say == nil {
+		say = func(string) {}
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	var rows []Row
+
+	cfg := captioner.DefaultConfig("resnet50")
+	cfg.Weights = "" // speed does not depend on the weights' values
+	enc, err := captioner.NewEncoderModel(backend, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.ResNetBatches) == 0 {
+		opts.ResNetBatches = []int{1, 16}
+	}
+	if len(opts.DecoderBatches) == 0 {
+		opts.DecoderBatches = []int{32, 64}
+	}
+	for _, b := range opts.ResNetBatches {
+		say(fmt.Sprintf("ResNet-50 forward, batch %d", b))
+		images := randomTensor(rng, b, 224, 224, 3)
+		secs, err := timeit(1, opts.Reps, func() error {
+			out, err := enc.EncodeImages(images)
+			if err == nil {
+				out.MustFinalizeAll()
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		r := stats(fmt.Sprintf("ResNet-50 forward @224, batch %d", b), "img/s", float64(b), secs)
+		r.refArgs, r.refCount = []string{"resnet50", "--batch", strconv.Itoa(b)}, float64(b)
+		rows = append(rows, r)
+	}
+
+	const regions, channels, vocabSize, steps = 49, 2048, 3000, 20
+	words := make([]string, vocabSize-4)
+	for i := range words {
+		words[i] = "w" + strconv.Itoa(i)
+	}
+	vocab := text.BuildVocab([][]string{words}, 1)
+	for _, b := range opts.DecoderBatches {
+		say(fmt.Sprintf("decoder train step, batch %d", b))
+		dcfg := captioner.DefaultConfig("resnet50")
+		dcfg.MaxLen = steps + 1
+		m, err := captioner.NewModel(backend, dcfg, vocab)
+		if err != nil {
+			return nil, err
+		}
+		feats := randomTensor(rng, b, regions, channels)
+		ids := make([]int32, b*(steps+1))
+		for i := range ids {
+			ids[i] = int32(4 + rng.IntN(vocabSize-4))
+			if i%(steps+1) == 0 {
+				ids[i] = text.StartID
+			}
+		}
+		trainer := train.NewTrainer(backend, m.Store, m.ModelFn(), m.LossFn(), captioner.NewOptimizer(1e-3, 0, 5), nil, nil)
+		secs, err := timeit(1, opts.Reps, func() error {
+			f, _ := feats.LocalClone() // the trainer takes ownership of its inputs
+			c := tensors.FromFlatDataAndDimensions(ids, b, steps+1)
+			_, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{f, c}, Labels: []*tensors.Tensor{c}})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		r := stats(fmt.Sprintf("decoder train step, batch %d (49×2048, V 3000, 20 steps)", b), "steps/s", 1, secs)
+		r.Note = fmt.Sprintf("%.0f tokens/s", r.Value*float64(b*steps))
+		r.refArgs, r.refCount = []string{"decoder", "--batch", strconv.Itoa(b)}, 1
+		rows = append(rows, r)
+	}
+
+	say("caption one image, ResNet-50 + beam 3")
+	capCfg := captioner.DefaultConfig("resnet50")
+	capCfg.Weights, capCfg.MaxLen = "", 21
+	m, err := captioner.NewModel(backend, capCfg, vocab)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "attncap-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	paths, err := writeJPEGs(dir, 32, rng)
+	if err != nil {
+		return nil, err
+	}
+	secs, err := timeit(1, opts.Reps, func() error {
+		_, err := m.CaptionImages(paths[:1], captioner.DecodeOptions{Beam: 3, MaxLen: 21}, 1, nil)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := stats("caption latency: 1 JPEG → ResNet-50 → beam 3 (≤ 20 words)", "s", 1, secs)
+	r.Note = "untrained decoder: runs to the length limit"
+	rows = append(rows, r)
+
+	say("JPEG → cached features, 32 images 500×375")
+	var cpu0 time.Duration
+	var cpuUsed []float64
+	secs, err = timeit(1, max(1, opts.Reps/2), func() error {
+		cpu0 = cpuTime()
+		start := time.Now()
+		_, err := enc.ExtractFeatures(paths, 8, nil)
+		cpuUsed = append(cpuUsed, (cpuTime() - cpu0).Seconds()/time.Since(start).Seconds())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	r = stats("JPEG → features pipeline (decode, resize, ResNet-50), 32 images", "img/s", float64(len(paths)), secs)
+	sort.Float64s(cpuUsed)
+	r.Note = fmt.Sprintf("%.0f%% of %d cores busy", 100*cpuUsed[len(cpuUsed)/2]/float64(numCPU()), numCPU())
+	rows = append(rows, r)
+	rows = append(rows, Row{Name: "peak memory (max RSS)", Unit: "MiB", Value: maxRSSMiB()})
+	return rows, nil
+}
+
+// writeJPEGs writes n noisy 500×375 JPEGs (Flickr8k's typical size).
+func writeJPEGs(dir string, n int, rng *rand.Rand) ([]string, error) {
+	var paths []string
+	for i := 0; i < n; i++ {
+		img := image.NewRGBA(image.Rect(0, 0, 500, 375))
+		for p := 0; p < len(img.Pix); p += 4 {
+			v := uint8(rng.IntN(256))
+			img.Pix[p], img.Pix[p+1], img.Pix[p+2], img.Pix[p+3] = v, uint8(p/4%251), 255-v, 255
+		}
+		img.SetRGBA(0, 0, color.RGBA{1, 2, 3, 255})
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+			return nil, err
+		}
+		p := filepath.Join(dir, fmt.Sprintf("img%02d.jpg", i))
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// reference runs the PyTorch script and returns the median seconds per repetition.
+func reference(opts Options, args ...string) (float64, error) {
+	py := opts.Python
+	if py == "" {
+		py = "/usr/bin/python3"
+	}
+	cmdArgs := append([]string{opts.Script}, args...)
+	cmdArgs = append(cmdArgs, "--reps", strconv.Itoa(opts.Reps), "--device", opts.Device)
+	out, err := exec.Command(py, cmdArgs...).Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return 0, fmt.Errorf("pytorch reference %v: %w\n%s", args, err, ee.Stderr)
+		}
+		return 0, fmt.Errorf("pytorch reference %v: %w", args, err)
+	}
+	var res struct{ Times []float64 }
+	if err := json.Unmarshal(out, &res); err != nil || len(res.Times) == 0 {
+		return 0, fmt.Errorf("pytorch reference %v: unreadable output %q", args, out)
+	}
+	sort.Float64s(res.Times)
+	return res.Times[len(res.Times)/2], nil
+}
+
+// Compare fills Reference and Ratio for the rows the PyTorch reference implements.
+func Compare(rows []Row, opts Options) error {
+	if opts.Script == "" {
+		opts.Script = filepath.Join("bench", "reference", "sat.py")
+	}
+	if opts.Device == "" {
+		opts.Device = "cpu"
+	}
+	if opts.Reps < 1 {
+		opts.Reps = 5
+	}
+	for i := range rows {
+		if rows[i].refArgs == nil {
+			continue
+		}
+		if opts.Progress != nil {
+			opts.Progress("PyTorch: " + rows[i].Name)
+		}
+		secs, err := reference(opts, rows[i].refArgs...)
+		if err != nil {
+			return err
+		}
+		rows[i].Reference = rows[i].refCount / secs
+		rows[i].Ratio = rows[i].Value / rows[i].Reference
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+// Command bench prints attncap's speed on the current backend — and, with -compare, PyTorch's
+// on the same machine in the same run, with the attncap/PyTorch ratio per row:
+//
+//	go run ./scripts/bench [-compare] [-reps 5] [-json OUT.json] [-backend go|xla:cuda] [-device cpu|cuda]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/attncap/attncap/bench"
+	"github.com/attncap/attncap/captioner"
+)
+
+func main() {
+	compare := flag.Bool("compare", false, "also run the PyTorch reference (bench/reference/sat.py) and print ratios")
+	reps := flag.Int("reps", 5, "timed repetitions per row, after warm-up")
+	jsonOut := flag.String("json", "", "also write the rows as JSON to this file")
+	python := flag.String("python", "/usr/bin/python3", "Python with torch and torchvision, for -compare")
+	device := flag.String("device", "cpu", "PyTorch device for -compare: cpu or cuda")
+	backendName := flag.String("backend", "", "go (default), xla:cuda, … (default: $GOMLX_BACKEND or go)")
+	flag.Parse()
+	backend, desc, err := captioner.NewBackend(*backendName)
+	check(err)
+	opts := bench.Options{Reps: *reps, Python: *python, Device: *device, Progress: func(s string) { fmt.Fprintln(os.Stderr, "…", s) }}
+	rows, err := bench.Run(backend, opts)
+	check(err)
+	if *compare {
+		check(bench.Compare(rows, opts))
+	}
+	fmt.Printf("backend: %s; %d CPUs (%s/%s); median of %d runs after warm-up [min–max]\n\n", desc, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, *reps)
+	fmt.Printf("| %-70s | %-22s | %-10s | %-9s | %s\n", "row", "attncap", "PyTorch", "ratio", "note")
+	fmt.Printf("|%s|%s|%s|%s|%s\n", dashes(72), dashes(24), dashes(12), dashes(11), dashes(6))
+	for _, r := range rows {
+		ref, ratio := "—", "—"
+		if r.Reference > 0 {
+			ref, ratio = fmt.Sprintf("%.3g", r.Reference), fmt.Sprintf("%.2f×", r.Ratio)
+		}
+		fmt.Printf("| %-70s | %8.3g %-6s [%.3g–%.3g] | %-10s | %-9s | %s\n", r.Name, r.Value, r.Unit, r.Min, r.Max, ref, ratio, r.Note)
+	}
+	if *jsonOut != "" {
+		data, _ := json.MarshalIndent(rows, "", "  ")
+		check(os.WriteFile(*jsonOut, append(data, '\n'), 0o644))
+	}
+}
+
+func dashes(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = '-'
+	}
+	return string(b)
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,230 @@
+// Command gpucheck is the one program scripts/gpu/run.sh runs on a GPU machine: with the XLA
+// backend on the CUDA PJRT plugin it (1) checks the ResNet-50 and ResNet-18 encoders against
+// torchvision's layer4 output (files written by captioner/testdata/gen_resnet_parity.py), with
+// TF32 on and off, (2) trains on the synthetic shapes set end to end, (3) runs the benchmark
+// rows next to PyTorch on the same card, and (4) times a Flickr8k-sized decoder epoch
+// (30,000 captions on cached features). Everything is printed and written to OUT/gpu.json.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/attncap/attncap/bench"
+	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/datasets/text"
+	"github.com/attncap/attncap/internal/safetensors"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/train"
+)
+
+func main() {
+	plugin := flag.String("plugin", "", "absolute path of the CUDA PJRT plugin (.so)")
+	parity := flag.String("parity", "", "folder written by gen_resnet_parity.py (resnet50 at 224 and 448, resnet18 at 224)")
+	out := flag.String("out", ".", "where to write gpu.json and the training run")
+	python := flag.String("python", "python3", "Python with PyTorch (CUDA) for the benchmark reference")
+	script := flag.String("script", "bench/reference/sat.py", "PyTorch reference script")
+	epochs := flag.Int("epochs", 12, "epochs for the shapes training")
+	reps := flag.Int("reps", 10, "benchmark repetitions")
+	only := flag.String("steps", "parity,bench,epoch,train", "steps to run (comma-separated)")
+	flag.Parse()
+	want := map[string]bool{}
+	for _, s := range strings.Split(*only, ",") {
+		want[strings.TrimSpace(s)] = true
+	}
+	report := map[string]any{}
+	save := func() {
+		data, _ := json.MarshalIndent(report, "", "  ")
+		_ = os.WriteFile(filepath.Join(*out, "gpu.json"), data, 0o644)
+	}
+	step := func(name string, fn func() (any, error)) {
+		start := time.Now()
+		fmt.Printf("\n=== %s\n", name)
+		v, err := fn()
+		if err != nil {
+			fmt.Printf("FAILED: %v\n", err)
+			report[name] = map[string]any{"error": err.Error(), "seconds": time.Since(start).Seconds()}
+		} else {
+			fmt.Printf("%s: %+v (%.1f s)\n", name, v, time.Since(start).Seconds())
+			report[name] = map[string]any{"result": v, "seconds": time.Since(start).Seconds()}
+		}
+		save()
+	}
+
+	spec := "xla:" + *plugin
+	backend, desc, err := captioner.NewBackend(spec)
+	if err != nil {
+		fmt.Println("backend:", err)
+		report["backend_error"] = err.Error()
+		save()
+		os.Exit(1)
+	}
+	fmt.Println("backend:", desc)
+	report["backend"] = desc
+
+	if *parity != "" && want["parity"] {
+		for _, tf32 := range []bool{true, false} {
+			b := backend
+			if !tf32 {
+				if b, _, err = captioner.NewBackend(spec + ",tf32=false"); err != nil {
+					report["tf32=false"] = err.Error()
+					continue
+				}
+			}
+			cases := []struct {
+				arch string
+				size int
+			}{{"resnet50", 224}, {"resnet50", 448}, {"resnet18", 224}}
+			if !tf32 {
+				cases = cases[:1]
+			}
+			for _, c := range cases {
+				step(fmt.Sprintf("parity %s @%d tf32=%v", c.arch, c.size, tf32), func() (any, error) {
+					return parityCheck(b, *parity, c.arch, c.size)
+				})
+			}
+		}
+	}
+
+	if want["bench"] {
+		step("bench", func() (any, error) {
+			opts := bench.Options{Reps: *reps, Python: *python, Script: *script, Device: "cuda", Progress: func(s string) { fmt.Println("…", s) },
+				ResNetBatches: []int{1, 64}, DecoderBatches: []int{32, 64}}
+			rows, err := bench.Run(backend, opts)
+			if err != nil {
+				return nil, err
+			}
+			if err := bench.Compare(rows, opts); err != nil {
+				fmt.Println("PyTorch reference failed:", err)
+			}
+			for _, r := range rows {
+				fmt.Printf("  %-70s %10.4g %-6s [%.4g–%.4g]  pytorch %.4g  ratio %.2f  %s\n", r.Name, r.Value, r.Unit, r.Min, r.Max, r.Reference, r.Ratio, r.Note)
+			}
+			return rows, nil
+		})
+	}
+
+	if want["epoch"] {
+		step("Flickr8k-sized decoder epoch (30,000 captions, cached features)", func() (any, error) {
+			return decoderEpoch(backend)
+		})
+	}
+	if !want["train"] {
+		return
+	}
+	step("train shapes (tiny encoder)", func() (any, error) {
+		opts := captioner.DefaultTrainOptions("tiny")
+		opts.Data, opts.Out, opts.Epochs = "shapes", filepath.Join(*out, "run-shapes"), *epochs
+		opts.Logf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
+		res, err := captioner.Train(context.Background(), backend, opts)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"epochs": res.Epochs, "seconds": res.Elapsed.Seconds(), "test": res.Test, "best_val_bleu4": res.BestValBLEU}, nil
+	})
+
+}
+
+// parityCheck compares the encoder grid on the GPU with torchvision's (computed on CPU, float32).
+func parityCheck(backend compute.Backend, dir, arch string, size int) (any, error) {
+	m, err := captioner.NewEncoderModel(backend, func() captioner.Config {
+		c := captioner.DefaultConfig(arch)
+		c.Weights, c.ImageSize = filepath.Join(dir, arch+".safetensors"), size
+		return c
+	}())
+	if err != nil {
+		return nil, err
+	}
+	if err := m.LoadEncoderWeights(); err != nil {
+		return nil, err
+	}
+	sf, err := safetensors.Open(filepath.Join(dir, arch+"_"+strconv.Itoa(size)+".safetensors"))
+	if err != nil {
+		return nil, err
+	}
+	defer sf.Close()
+	ti, imgs, err := sf.Float32s("images")
+	if err != nil {
+		return nil, err
+	}
+	_, ref, err := sf.Float32s("expected")
+	if err != nil {
+		return nil, err
+	}
+	out, err := m.EncodeImages(tensors.FromFlatDataAndDimensions(imgs, ti.Shape...))
+	if err != nil {
+		return nil, err
+	}
+	got := tensors.MustCopyFlatData[float32](out)
+	var diff, scale float64
+	for i := range got {
+		diff = math.Max(diff, math.Abs(float64(got[i]-ref[i])))
+		scale = math.Max(scale, math.Abs(float64(ref[i])))
+	}
+	return map[string]float64{"max_abs_diff": diff, "max_abs_ref": scale, "ratio": diff / scale, "within_1e-3": b2f(diff <= 1e-3*scale)}, nil
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// decoderEpoch times 30,000 captions of decoder training: batches of 64 captions (12 images ×
+// 5 captions + padding to 60), random 49×2048 features, vocabulary 3000, 20 steps.
+func decoderEpoch(backend compute.Backend) (any, error) {
+	const imagesPerBatch, k, steps, vocabSize = 12, 5, 20, 3000
+	words := make([]string, vocabSize-4)
+	for i := range words {
+		words[i] = "w" + strconv.Itoa(i)
+	}
+	vocab := text.BuildVocab([][]string{words}, 1)
+	cfg := captioner.DefaultConfig("resnet50")
+	cfg.MaxLen = steps + 1
+	m, err := captioner.NewModel(backend, cfg, vocab)
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	feats := make([]float32, imagesPerBatch*49*2048)
+	for i := range feats {
+		feats[i] = float32(rng.NormFloat64())
+	}
+	ids := make([]int32, imagesPerBatch*k*(steps+1))
+	for i := range ids {
+		ids[i] = int32(4 + rng.IntN(vocabSize-4))
+		if i%(steps+1) == 0 {
+			ids[i] = text.StartID
+		}
+	}
+	trainer := train.NewTrainer(backend, m.Store, m.ModelFn(), m.LossFn(), captioner.NewOptimizer(1e-3, 0, 5), nil, nil)
+	run := func() error {
+		f := tensors.FromFlatDataAndDimensions(feats, imagesPerBatch, 49, 2048)
+		c := tensors.FromFlatDataAndDimensions(ids, imagesPerBatch*k, steps+1)
+		_, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{f, c}, Labels: []*tensors.Tensor{c}})
+		return err
+	}
+	if err := run(); err != nil { // compile
+		return nil, err
+	}
+	batches := (30000 + imagesPerBatch*k - 1) / (imagesPerBatch * k)
+	start := time.Now()
+	for i := 0; i < batches; i++ {
+		if err := run(); err != nil {
+			return nil, err
+		}
+	}
+	secs := time.Since(start).Seconds()
+	return map[string]float64{"batches": float64(batches), "seconds": secs, "captions_per_second": 30000 / secs}, nil
+}
