@@ -211,7 +211,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 		cpu0 = cpuTime()
 		start := time.Now()
 		_, err := enc.ExtractFeatures(paths, 8, nil)
-		cpuUsed = append(cpuUsed, (cpuTime() - cpu0).Seconds()/time.Since(start).Seconds())
+		cpuUsed = append(cpuUsed, (cpuTime()-cpu0).Seconds()/time.Since(start).Seconds())
 		return err
 	})
 	if err != nil {
