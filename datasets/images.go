@@ -247,3 +247,17 @@ func firstError(errs []error) error {
 	}
 	return nil
 }
+
+// ToImage turns normalised HWC values (as Preprocess writes them, size×size×3) back into an
+// image, for display.
+func ToImage(values []float32, size int, mean, std [3]float32) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, size, size))
+	for i := 0; i < size*size; i++ {
+		for c := 0; c < 3; c++ {
+			v := (values[3*i+c]*std[c] + mean[c]) * 255
+			img.Pix[4*i+c] = uint8(max(0, min(255, v+0.5)))
+		}
+		img.Pix[4*i+3] = 255
+	}
+	return img
+}

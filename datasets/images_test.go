@@ -278,3 +278,22 @@ func argmax(v []float32) int {
 	}
 	return best
 }
+
+func TestToImageInvertsPreprocess(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 3, 3))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	for i := 3; i < len(img.Pix); i += 4 {
+		img.Pix[i] = 255
+	}
+	opts := ImageOptions{Size: 3}.withDefaults()
+	values := make([]float32, 27)
+	Preprocess(img, opts, augment{}, values)
+	back := ToImage(values, 3, opts.Mean, opts.Std)
+	for i := range img.Pix {
+		if back.Pix[i] != img.Pix[i] {
+			t.Fatalf("byte %d: %d after the round trip, was %d", i, back.Pix[i], img.Pix[i])
+		}
+	}
+}
