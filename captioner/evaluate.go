@@ -52,16 +52,9 @@ func EvaluateSplit(m *Model, ds *datasets.Dataset, split datasets.Split, opts De
 	annID := int64(0)
 	for i, e := range examples {
 		ev.Results = append(ev.Results, metrics.COCOResult{ImageID: int64(i), Caption: strings.Join(caps[i].Words, " ")})
-		ev.Annotations.Images = append(ev.Annotations.Images, struct {
-			ID       int64  `json:"id"`
-			FileName string `json:"file_name"`
-		}{int64(i), filepath.Base(e.Image)})
+		ev.Annotations.Images = append(ev.Annotations.Images, datasets.COCOImage{ID: int64(i), FileName: filepath.Base(e.Image)})
 		for _, c := range e.Captions {
-			ev.Annotations.Annotations = append(ev.Annotations.Annotations, struct {
-				ID      int64  `json:"id"`
-				ImageID int64  `json:"image_id"`
-				Caption string `json:"caption"`
-			}{annID, int64(i), c})
+			ev.Annotations.Annotations = append(ev.Annotations.Annotations, datasets.COCOAnnotation{ID: annID, ImageID: int64(i), Caption: c})
 			annID++
 		}
 	}

@@ -21,17 +21,24 @@ type karpathyFile struct {
 	} `json:"images"`
 }
 
-// cocoFile is the layout of a COCO captions annotation file (captions_train2014.json).
-type cocoFile struct {
-	Images []struct {
-		ID       int64  `json:"id"`
-		FileName string `json:"file_name"`
-	} `json:"images"`
-	Annotations []struct {
-		ID      int64  `json:"id"`
-		ImageID int64  `json:"image_id"`
-		Caption string `json:"caption"`
-	} `json:"annotations"`
+// COCOCaptions is the layout of a COCO captions annotation file (captions_train2014.json):
+// images, and captions that name their image.
+type COCOCaptions struct {
+	Images      []COCOImage      `json:"images"`
+	Annotations []COCOAnnotation `json:"annotations"`
+}
+
+// COCOImage is an entry of COCOCaptions.Images.
+type COCOImage struct {
+	ID       int64  `json:"id"`
+	FileName string `json:"file_name"`
+}
+
+// COCOAnnotation is one caption of COCOCaptions.Annotations.
+type COCOAnnotation struct {
+	ID      int64  `json:"id"`
+	ImageID int64  `json:"image_id"`
+	Caption string `json:"caption"`
 }
 
 // sniffJSON says whether a JSON file is a COCO annotation file ("coco": has "annotations") or a
@@ -123,7 +130,7 @@ func LoadCOCO(path string, opts LoadOptions) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("coco annotations: %w", err)
 	}
-	var cf cocoFile
+	var cf COCOCaptions
 	if err := json.Unmarshal(data, &cf); err != nil {
 		return nil, fmt.Errorf("coco annotations %s: %w", path, err)
 	}

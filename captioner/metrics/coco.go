@@ -7,21 +7,12 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/datasets/text"
 )
 
 // COCOAnnotations is a COCO captions annotation file: images and their reference captions.
-type COCOAnnotations struct {
-	Images []struct {
-		ID       int64  `json:"id"`
-		FileName string `json:"file_name"`
-	} `json:"images"`
-	Annotations []struct {
-		ID      int64  `json:"id"`
-		ImageID int64  `json:"image_id"`
-		Caption string `json:"caption"`
-	} `json:"annotations"`
-}
+type COCOAnnotations = datasets.COCOCaptions
 
 // COCOResult is one entry of a COCO results file.
 type COCOResult struct {

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/attncap/attncap/datasets"
 )
 
 func toks(s string) []string { return strings.Fields(s) }
@@ -173,6 +175,34 @@ print(json.dumps([corpus_bleu(refs, hyps, weights=w) for w in [(1,), (.5,.5), (1
 		got := Bleu(corpus)
 		for k := range want {
 			near(t, "BLEU vs NLTK", got[k], want[k], 1e-9)
+		}
+	}
+}
+
+func TestEvaluateCOCONamesBadResults(t *testing.T) {
+	ann := &COCOAnnotations{}
+	for i, c := range []string{"A dog runs.", "A cat sits.", "Two birds fly."} {
+		ann.Images = append(ann.Images, datasets.COCOImage{ID: int64(i + 1), FileName: "x.jpg"})
+		ann.Annotations = append(ann.Annotations, datasets.COCOAnnotation{ID: int64(10 + i), ImageID: int64(i + 1), Caption: c})
+	}
+	good := []COCOResult{{1, "a dog runs"}, {2, "a cat sits"}, {3, "two birds fly"}}
+	s, err := EvaluateCOCO(ann, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tokenization makes "A dog runs." equal "a dog runs": perfect unigram precision.
+	near(t, "BLEU-1", s.Bleu1, 1, 1e-6)
+	cases := []struct {
+		res  []COCOResult
+		want string
+	}{
+		{append(good[:3:3], COCOResult{7, "x"}), "not in the annotations: 7"},
+		{append(good[:3:3], COCOResult{2, "again"}), "more than one caption: 2"},
+		{good[:2], "have no caption: 3"},
+	}
+	for _, c := range cases {
+		if _, err := EvaluateCOCO(ann, c.res); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("err = %v, want %q", err, c.want)
 		}
 	}
 }
