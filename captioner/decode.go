@@ -166,6 +166,24 @@ func (m *Model) maxSteps(opts DecodeOptions) int {
 	return max(1, maxLen-1) // words plus <end>, after <start>
 }
 
+// advanceGreedy extends h (whose row is unchanged) with its most probable next word given the
+// row's log-probabilities; <end> finishes it (its log-probability counts, no word is added).
+// It returns the word the row emits next (<end> once finished) and whether h is finished.
+func (h *hypothesis) advanceGreedy(logProbs []float64, alpha []float32) (int32, bool) {
+	best := -1
+	for w := range logProbs {
+		if allowed(w) && (best < 0 || logProbs[w] > logProbs[best]) {
+			best = w
+		}
+	}
+	if best == text.EndID {
+		h.logProb += logProbs[best]
+		return text.EndID, true
+	}
+	*h = h.extend(int32(best), logProbs[best], alpha, h.row)
+	return int32(best), false
+}
+
 // Greedy decodes each image of regions [B, R, C] by taking the most probable word at every
 // step, until <end> or the length limit.
 func (m *Model) Greedy(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
@@ -189,21 +207,10 @@ func (m *Model) Greedy(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, 
 			if done[i] {
 				continue
 			}
-			row := lp[i*s.voc : (i+1)*s.voc]
-			best := -1
-			for w := range row {
-				if allowed(w) && (best < 0 || row[w] > row[best]) {
-					best = w
-				}
-			}
-			if best == text.EndID {
-				hyps[i].logProb += row[best]
-				done[i] = true
-				continue
-			}
-			hyps[i] = hyps[i].extend(int32(best), row[best], alpha[i*s.numRegions:(i+1)*s.numRegions], i)
-			prev[i] = int32(best)
-			allDone = false
+			word, finished := hyps[i].advanceGreedy(lp[i*s.voc:(i+1)*s.voc], alpha[i*s.numRegions:(i+1)*s.numRegions])
+			done[i] = finished
+			prev[i] = word
+			allDone = allDone && finished
 		}
 		if allDone {
 			break
@@ -232,20 +239,28 @@ func score(h hypothesis, finished, lengthNorm bool) float64 {
 // partial captions, batched over images (B·k rows per step, one compiled step graph). A
 // hypothesis that emits <end> is set aside and replaced by the next best candidate; an image
 // stops when k captions have finished or at the length limit. The best finished caption wins;
-// when none finished, the best unfinished one is returned (never an error). For k > 1 the
-// greedy caption is decoded too and returned if it scores higher, so beam search is never worse
-// than greedy on the same model.
+// when none finished, the best unfinished one is returned (never an error). For k > 1 each
+// image gets one more row that decodes greedily in the same steps, and the greedy caption is
+// returned if it scores higher, so beam search is never worse than greedy on the same model.
 func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
 	k := max(1, opts.Beam)
-	s, err := m.startSession(regions, k)
+	perImage := k
+	if k > 1 {
+		perImage = k + 1 // the last row of each image decodes greedily, in the same steps
+	}
+	s, err := m.startSession(regions, perImage)
 	if err != nil {
 		return nil, err
 	}
-	numImages := s.rows / k
+	numImages := s.rows / perImage
 	live := make([][]hypothesis, numImages)
 	finished := make([][]hypothesis, numImages)
+	greedy := make([]hypothesis, numImages)
+	greedyDone := make([]bool, numImages)
 	for b := range live {
-		live[b] = []hypothesis{{row: b * k}}
+		live[b] = []hypothesis{{row: b * perImage}}
+		greedy[b].row = b*perImage + k
+		greedyDone[b] = k == 1
 	}
 	parents, prev := make([]int32, s.rows), make([]int32, s.rows)
 	for i := range parents {
@@ -263,6 +278,12 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 		}
 		active := false
 		for b := 0; b < numImages; b++ {
+			if !greedyDone[b] {
+				g := &greedy[b]
+				word, done := g.advanceGreedy(lp[g.row*s.voc:(g.row+1)*s.voc], alpha[g.row*s.numRegions:(g.row+1)*s.numRegions])
+				greedyDone[b], prev[g.row] = done, word
+				active = active || !done
+			}
 			if len(live[b]) == 0 {
 				continue
 			}
@@ -290,19 +311,20 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 					continue
 				}
 				alphaRow := alpha[h.row*s.numRegions : (h.row+1)*s.numRegions]
-				next = append(next, h.extend(int32(c.word), c.score-h.logProb, alphaRow, b*k+len(next)))
+				next = append(next, h.extend(int32(c.word), c.score-h.logProb, alphaRow, b*perImage+len(next)))
 				nextParents = append(nextParents, int32(h.row))
 			}
 			if len(finished[b]) >= k {
 				next = nil
 			}
-			// Lay out the next step: row b·k+j continues its parent's state; unused rows idle.
+			// Lay out the next step: beam row b·perImage+j continues its parent's state; unused
+			// rows idle.
 			for j := 0; j < k; j++ {
-				r := b*k + j
+				r := b*perImage + j
 				if j < len(next) {
 					parents[r], prev[r] = nextParents[j], next[j].tokens[len(next[j].tokens)-1]
 				} else {
-					parents[r], prev[r] = int32(b*k), text.EndID
+					parents[r], prev[r] = int32(b*perImage), text.EndID
 				}
 			}
 			live[b] = next
@@ -324,20 +346,10 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 				best = h
 			}
 		}
+		if k > 1 && betterThan(greedy[b], greedyDone[b], best, isFinished, opts.LengthNorm) {
+			best, isFinished = greedy[b], greedyDone[b]
+		}
 		caps[b] = m.toCaption(best, isFinished)
-	}
-	if k > 1 {
-		greedy, err := m.Greedy(regions, opts)
-		if err != nil {
-			return nil, err
-		}
-		for b := range caps {
-			g := hypothesis{tokens: greedy[b].Tokens, logProb: greedy[b].LogProb}
-			c := hypothesis{tokens: caps[b].Tokens, logProb: caps[b].LogProb}
-			if betterThan(g, greedy[b].Finished, c, caps[b].Finished, opts.LengthNorm) {
-				caps[b] = greedy[b]
-			}
-		}
 	}
 	return caps, nil
 }
