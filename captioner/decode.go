@@ -287,13 +287,12 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 			if len(live[b]) == 0 {
 				continue
 			}
+			// Each hypothesis can contribute at most 2k candidates that matter (k continuations
+			// plus up to k endings), so only its 2k best words are ranked, not all V.
 			var cands []candidate
 			for j, h := range live[b] {
-				row := lp[h.row*s.voc : (h.row+1)*s.voc]
-				for w, v := range row {
-					if allowed(w) {
-						cands = append(cands, candidate{j, w, h.logProb + v})
-					}
+				for _, w := range topWords(lp[h.row*s.voc:(h.row+1)*s.voc], 2*k) {
+					cands = append(cands, candidate{j, w, h.logProb + lp[h.row*s.voc+w]})
 				}
 			}
 			sort.Slice(cands, func(x, y int) bool { return cands[x].score > cands[y].score })
@@ -352,6 +351,28 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 		caps[b] = m.toCaption(best, isFinished)
 	}
 	return caps, nil
+}
+
+// topWords returns the n allowed words with the highest log-probabilities, best first (ties:
+// lower id first), by insertion into a short sorted list: O(V·n) for the small n of a beam.
+func topWords(logProbs []float64, n int) []int {
+	top := make([]int, 0, n+1)
+	for w, v := range logProbs {
+		if !allowed(w) || (len(top) == n && v <= logProbs[top[n-1]]) {
+			continue
+		}
+		i := len(top)
+		for i > 0 && logProbs[top[i-1]] < v {
+			i--
+		}
+		top = append(top, 0)
+		copy(top[i+1:], top[i:])
+		top[i] = w
+		if len(top) > n {
+			top = top[:n]
+		}
+	}
+	return top
 }
 
 // betterThan prefers finished captions, then the higher score.

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -330,6 +331,7 @@ func trainedTinyModel(t *testing.T) (*Model, *tensors.Tensor, [][]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.Store.SetParam(model.ParamInitialSeed, int64(7)) // same initial weights every run
 	regions, _ := randomTensor[float32](rng, len(captions), 4, 256)
 	var ids []int32
 	for _, c := range captions {
@@ -479,6 +481,34 @@ func TestDecodingOneImage(t *testing.T) {
 		}
 		if len(caps) != 1 || strings.Join(caps[0].Words, " ") != strings.Join(captions[2], " ") {
 			t.Errorf("beam %d on one image: %+v, want %q", k, caps, captions[2])
+		}
+	}
+}
+
+func TestTopWordsMatchesFullSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	for trial := 0; trial < 50; trial++ {
+		lp := make([]float64, 40)
+		for i := range lp {
+			lp[i] = float64(rng.IntN(10)) // many ties
+		}
+		var all []int
+		for w := range lp {
+			if allowed(w) {
+				all = append(all, w)
+			}
+		}
+		sort.SliceStable(all, func(a, b int) bool { return lp[all[a]] > lp[all[b]] })
+		for _, n := range []int{1, 2, 6} {
+			got := topWords(lp, n)
+			for i := range got {
+				if lp[got[i]] != lp[all[i]] || !allowed(got[i]) {
+					t.Fatalf("n=%d: topWords %v (scores %v), full sort starts %v", n, got, lp, all[:n])
+				}
+			}
+			if len(got) != n {
+				t.Fatalf("n=%d: got %d words", n, len(got))
+			}
 		}
 	}
 }

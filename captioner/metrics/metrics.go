@@ -54,6 +54,24 @@ func ngramCounts(tokens []string, maxN int) map[string]int {
 	return counts
 }
 
+// orderedNgrams is ngramCounts with the keys in the order coco-caption's precook inserts them
+// (n = 1..maxN, then position), so that float sums run in the same order as the toolkit's
+// (and every run gives the same last digit).
+func orderedNgrams(tokens []string, maxN int) ([]string, map[string]int) {
+	counts := map[string]int{}
+	var keys []string
+	for n := 1; n <= maxN; n++ {
+		for i := 0; i+n <= len(tokens); i++ {
+			k := strings.Join(tokens[i:i+n], " ")
+			if counts[k] == 0 {
+				keys = append(keys, k)
+			}
+			counts[k]++
+		}
+	}
+	return keys, counts
+}
+
 // ngramOrder is the n of an n-gram key.
 func ngramOrder(key string) int { return strings.Count(key, " ") + 1 }
 
@@ -158,6 +176,7 @@ func RougeL(examples []Example) float64 {
 
 // cider is an n-gram vector of one caption, as CIDEr-D's counts2vec builds it.
 type ciderVec struct {
+	keys   [4][]string // n-grams in insertion order
 	vec    [4]map[string]float64
 	norm   [4]float64
 	length int // number of bigrams: coco-caption counts term frequencies of n == 1 (0-based), i.e. bigrams
@@ -191,9 +210,12 @@ func CIDErD(examples []Example) float64 {
 		for n := range v.vec {
 			v.vec[n] = map[string]float64{}
 		}
-		for k, tf := range ngramCounts(tokens, maxN) {
+		keys, counts := orderedNgrams(tokens, maxN)
+		for _, k := range keys {
+			tf := counts[k]
 			n := ngramOrder(k) - 1
 			x := float64(tf) * (refLen - math.Log(math.Max(1, float64(df[k]))))
+			v.keys[n] = append(v.keys[n], k)
 			v.vec[n][k] = x
 			v.norm[n] += x * x
 			if n == 1 {
@@ -214,8 +236,8 @@ func CIDErD(examples []Example) float64 {
 			delta := float64(c.length - r.length)
 			for n := 0; n < maxN; n++ {
 				var val float64
-				for k, vc := range c.vec[n] {
-					vr := r.vec[n][k]
+				for _, k := range c.keys[n] {
+					vc, vr := c.vec[n][k], r.vec[n][k]
 					val += math.Min(vc, vr) * vr
 				}
 				if c.norm[n] != 0 && r.norm[n] != 0 {

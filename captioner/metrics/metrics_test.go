@@ -206,3 +206,25 @@ func TestEvaluateCOCONamesBadResults(t *testing.T) {
 		}
 	}
 }
+
+func TestCIDErDIsBitForBitReproducible(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	words := strings.Fields("a b c d e f g h")
+	sentence := func() []string {
+		s := make([]string, 3+rng.IntN(6))
+		for i := range s {
+			s[i] = words[rng.IntN(len(words))]
+		}
+		return s
+	}
+	var corpus []Example
+	for i := 0; i < 20; i++ {
+		corpus = append(corpus, Example{Candidate: sentence(), References: [][]string{sentence(), sentence(), sentence()}})
+	}
+	first := CIDErD(corpus)
+	for i := 0; i < 20; i++ {
+		if got := CIDErD(corpus); got != first {
+			t.Fatalf("run %d: %v, first run %v", i, got, first)
+		}
+	}
+}
