@@ -1,0 +1,16 @@
+//go:build !unix
+
+package bench
+
+import (
+	"runtime"
+	"time"
+)
+
+// cpuTime is not measured on this platform.
+func cpuTime() time.Duration { return 0 }
+
+// maxRSSMiB is not measured on this platform.
+func maxRSSMiB() float64 { return 0 }
+
+func numCPU() int { return runtime.NumCPU() }
