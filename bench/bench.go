@@ -97,6 +97,49 @@ func randomTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(data, dims...)
 }
 
+// Sizes of the Flickr8k-like decoder workload: 49 regions × 2048 channels (ResNet-50 at 224),
+// vocabulary 3000, captions of 20 words.
+const benchRegions, benchChannels, benchVocabSize, benchSteps = 49, 2048, 3000, 20
+
+// benchVocab is a vocabulary of benchVocabSize ids.
+func benchVocab() *text.Vocab {
+	words := make([]string, benchVocabSize-4)
+	for i := range words {
+		words[i] = "w" + strconv.Itoa(i)
+	}
+	return text.BuildVocab([][]string{words}, 1)
+}
+
+// DecoderStep builds a decoder training step at Flickr8k size (512 units, Adam, gradient
+// clipping at 5) on random features of `images` images with k random captions each, and
+// returns a function that runs one step (the first call also compiles).
+func DecoderStep(backend compute.Backend, images, k int, rng *rand.Rand) (func() error, error) {
+	cfg := captioner.DefaultConfig("resnet50")
+	cfg.MaxLen = benchSteps + 1
+	m, err := captioner.NewModel(backend, cfg, benchVocab())
+	if err != nil {
+		return nil, err
+	}
+	feats := randomTensor(rng, images, benchRegions, benchChannels)
+	ids := make([]int32, images*k*(benchSteps+1))
+	for i := range ids {
+		ids[i] = int32(4 + rng.IntN(benchVocabSize-4))
+		if i%(benchSteps+1) == 0 {
+			ids[i] = text.StartID
+		}
+	}
+	trainer := train.NewTrainer(backend, m.Store, m.ModelFn(), m.LossFn(), captioner.NewOptimizer(1e-3, 0, 5), nil, nil)
+	return func() error {
+		f, err := feats.LocalClone() // the trainer takes ownership of its inputs
+		if err != nil {
+			return err
+		}
+		c := tensors.FromFlatDataAndDimensions(ids, images*k, benchSteps+1)
+		_, err = trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{f, c}, Labels: []*tensors.Tensor{c}})
+		return err
+	}, nil
+}
+
 // Run measures every row on backend.
 func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	if opts.Reps < 1 {
@@ -115,40 +158,18 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 		opts.DecoderBatches = []int{32, 64}
 	}
 
-	const regions, channels, vocabSize, steps = 49, 2048, 3000, 20
-	words := make([]string, vocabSize-4)
-	for i := range words {
-		words[i] = "w" + strconv.Itoa(i)
-	}
-	vocab := text.BuildVocab([][]string{words}, 1)
 	for _, b := range opts.DecoderBatches {
 		say(fmt.Sprintf("decoder train step, batch %d", b))
-		dcfg := captioner.DefaultConfig("resnet50")
-		dcfg.MaxLen = steps + 1
-		m, err := captioner.NewModel(backend, dcfg, vocab)
+		step, err := DecoderStep(backend, b, 1, rng)
 		if err != nil {
 			return nil, err
 		}
-		feats := randomTensor(rng, b, regions, channels)
-		ids := make([]int32, b*(steps+1))
-		for i := range ids {
-			ids[i] = int32(4 + rng.IntN(vocabSize-4))
-			if i%(steps+1) == 0 {
-				ids[i] = text.StartID
-			}
-		}
-		trainer := train.NewTrainer(backend, m.Store, m.ModelFn(), m.LossFn(), captioner.NewOptimizer(1e-3, 0, 5), nil, nil)
-		secs, err := timeit(1, opts.Reps, func() error {
-			f, _ := feats.LocalClone() // the trainer takes ownership of its inputs
-			c := tensors.FromFlatDataAndDimensions(ids, b, steps+1)
-			_, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{f, c}, Labels: []*tensors.Tensor{c}})
-			return err
-		})
+		secs, err := timeit(1, opts.Reps, step)
 		if err != nil {
 			return nil, err
 		}
 		r := stats(fmt.Sprintf("decoder train step, batch %d (49×2048, V 3000, 20 steps)", b), "steps/s", 1, secs)
-		r.Note = fmt.Sprintf("%.0f tokens/s", r.Value*float64(b*steps))
+		r.Note = fmt.Sprintf("%.0f tokens/s", r.Value*float64(b*benchSteps))
 		r.refArgs, r.refCount = []string{"decoder", "--batch", strconv.Itoa(b)}, 1
 		rows = append(rows, r)
 	}
@@ -180,7 +201,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	say("caption one image, ResNet-50 + beam 3")
 	capCfg := captioner.DefaultConfig("resnet50")
 	capCfg.Weights, capCfg.MaxLen = "", 21
-	m, err := captioner.NewModel(backend, capCfg, vocab)
+	m, err := captioner.NewModel(backend, capCfg, benchVocab())
 	if err != nil {
 		return nil, err
 	}

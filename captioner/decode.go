@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/attncap/attncap/datasets/text"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
@@ -98,32 +99,26 @@ func (m *Model) startSession(regions *tensors.Tensor, perImage int) (*decodeSess
 		rows: b * perImage, numRegions: d[1], voc: m.Config.VocabSize}, nil
 }
 
-// gather picks rows of a host tensor (used to repeat each image's regions per beam).
+// gather picks rows of a host tensor (used to repeat each image's regions per beam row),
+// copying raw bytes so that any dtype works.
 func (m *Model) gather(t *tensors.Tensor, idx []int32) (*tensors.Tensor, error) {
 	d := t.Shape().Dimensions
-	rowSize := t.Size() / d[0]
-	out := tensors.FromShape(t.Shape())
-	dims := append([]int{len(idx)}, d[1:]...)
+	out := tensors.FromShape(shapes.Make(t.DType(), append([]int{len(idx)}, d[1:]...)...))
+	rowBytes := int(t.Shape().ByteSize()) / d[0]
 	var err error
-	switch t.DType().String() {
-	case "Float32":
-		src := tensors.MustCopyFlatData[float32](t)
-		dst := make([]float32, len(idx)*rowSize)
-		for i, r := range idx {
-			copy(dst[i*rowSize:(i+1)*rowSize], src[int(r)*rowSize:(int(r)+1)*rowSize])
-		}
-		out = tensors.FromFlatDataAndDimensions(dst, dims...)
-	case "Float64":
-		src := tensors.MustCopyFlatData[float64](t)
-		dst := make([]float64, len(idx)*rowSize)
-		for i, r := range idx {
-			copy(dst[i*rowSize:(i+1)*rowSize], src[int(r)*rowSize:(int(r)+1)*rowSize])
-		}
-		out = tensors.FromFlatDataAndDimensions(dst, dims...)
-	default:
-		err = fmt.Errorf("decode: regions of dtype %s are not supported", t.DType())
+	if cerr := t.ConstBytes(func(src []byte) {
+		err = out.MutableBytes(func(dst []byte) {
+			for i, r := range idx {
+				copy(dst[i*rowBytes:(i+1)*rowBytes], src[int(r)*rowBytes:(int(r)+1)*rowBytes])
+			}
+		})
+	}); cerr != nil {
+		return nil, fmt.Errorf("decode: %w", cerr)
 	}
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	return out, nil
 }
 
 // step advances every row: row i continues the state of row parents[i] after emitting

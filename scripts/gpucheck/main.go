@@ -21,11 +21,9 @@ import (
 
 	"github.com/attncap/attncap/bench"
 	"github.com/attncap/attncap/captioner"
-	"github.com/attncap/attncap/datasets/text"
 	"github.com/attncap/attncap/internal/safetensors"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/train"
 )
 
 func main() {
@@ -181,39 +179,13 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// decoderEpoch times 30,000 captions of decoder training: batches of 64 captions (12 images ×
-// 5 captions + padding to 60), random 49×2048 features, vocabulary 3000, 20 steps.
+// decoderEpoch times 30,000 captions of decoder training: batches of 12 images × 5 captions,
+// random 49×2048 features, vocabulary 3000, 20 steps (bench.DecoderStep).
 func decoderEpoch(backend compute.Backend) (any, error) {
-	const imagesPerBatch, k, steps, vocabSize = 12, 5, 20, 3000
-	words := make([]string, vocabSize-4)
-	for i := range words {
-		words[i] = "w" + strconv.Itoa(i)
-	}
-	vocab := text.BuildVocab([][]string{words}, 1)
-	cfg := captioner.DefaultConfig("resnet50")
-	cfg.MaxLen = steps + 1
-	m, err := captioner.NewModel(backend, cfg, vocab)
+	const imagesPerBatch, k = 12, 5
+	run, err := bench.DecoderStep(backend, imagesPerBatch, k, rand.New(rand.NewPCG(3, 3)))
 	if err != nil {
 		return nil, err
-	}
-	rng := rand.New(rand.NewPCG(3, 3))
-	feats := make([]float32, imagesPerBatch*49*2048)
-	for i := range feats {
-		feats[i] = float32(rng.NormFloat64())
-	}
-	ids := make([]int32, imagesPerBatch*k*(steps+1))
-	for i := range ids {
-		ids[i] = int32(4 + rng.IntN(vocabSize-4))
-		if i%(steps+1) == 0 {
-			ids[i] = text.StartID
-		}
-	}
-	trainer := train.NewTrainer(backend, m.Store, m.ModelFn(), m.LossFn(), captioner.NewOptimizer(1e-3, 0, 5), nil, nil)
-	run := func() error {
-		f := tensors.FromFlatDataAndDimensions(feats, imagesPerBatch, 49, 2048)
-		c := tensors.FromFlatDataAndDimensions(ids, imagesPerBatch*k, steps+1)
-		_, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{f, c}, Labels: []*tensors.Tensor{c}})
-		return err
 	}
 	if err := run(); err != nil { // compile
 		return nil, err

@@ -18,7 +18,6 @@ import (
 	"strings"
 
 	"github.com/attncap/attncap/captioner"
-	"github.com/attncap/attncap/datasets"
 )
 
 func main() {
@@ -137,11 +136,8 @@ func baseName(p string) string {
 	return p
 }
 
+// fail prints the error (dataset errors already say how to get the data or run offline).
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "train:", err)
-	var missing *datasets.MissingImagesError
-	if errors.As(err, &missing) || os.IsNotExist(errors.Unwrap(err)) {
-		fmt.Fprintln(os.Stderr, "Get Flickr8k with: go run ./scripts/download -dataset flickr8k -dir data/flickr8k — or try attncap offline with -data shapes.")
-	}
 	os.Exit(1)
 }
