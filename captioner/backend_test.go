@@ -1,6 +1,7 @@
 package captioner
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -30,5 +31,28 @@ func TestNewBackendErrorsAreClear(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "PJRT_PLUGIN_LIBRARY_PATH") || !strings.Contains(err.Error(), "-backend go") {
 		t.Fatalf("xla:cuda without a plugin: err = %v", err)
+	}
+}
+
+func TestGoBackendWorkerPoolIsSized(t *testing.T) {
+	t.Setenv(BackendEnv, "")
+	b, desc, err := NewBackend("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	// The backend describes its own pool size: it must be the one attncap set.
+	want := fmt.Sprintf("parallelism=%d", goParallelism())
+	if !strings.Contains(b.Description(), want) || !strings.Contains(desc, "workers") {
+		t.Fatalf("backend %q (%s): want %s", b.Description(), desc, want)
+	}
+	// Options given are passed through untouched.
+	b2, desc2, err := NewBackend("go:ops_sequential")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Finalize()
+	if strings.Contains(b2.Description(), want) || !strings.Contains(desc2, "ops_sequential") {
+		t.Fatalf("go:ops_sequential gave %q (%s)", b2.Description(), desc2)
 	}
 }

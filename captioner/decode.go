@@ -2,11 +2,13 @@ package captioner
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 )
 
 // Caption is one decoded caption.
@@ -61,15 +63,18 @@ func (m *Model) toCaption(h hypothesis, finished bool) Caption {
 // decodeSession holds the per-batch tensors of a decoding run: regions repeated per hypothesis
 // row, their attention projection, and the LSTM state of every row.
 type decodeSession struct {
-	m                     *Model
-	regions, projected    *tensors.Tensor
-	h, c                  *tensors.Tensor
-	rows, numRegions, voc int
+	m                   *Model
+	exec                *model.Exec
+	regions, projected  *tensors.Tensor
+	h, c                *tensors.Tensor
+	rows, numRegions, n int
 }
 
-// startSession lays out rows hypotheses per image (image b owns rows b·perImage …).
-func (m *Model) startSession(regions *tensors.Tensor, perImage int) (*decodeSession, error) {
-	if err := m.compile(); err != nil {
+// startSession lays out rows hypotheses per image (image b owns rows b·perImage …); each step
+// returns the n best next words of every row.
+func (m *Model) startSession(regions *tensors.Tensor, perImage, n int) (*decodeSession, error) {
+	exec, err := m.stepExec(n)
+	if err != nil {
 		return nil, err
 	}
 	d := regions.Shape().Dimensions
@@ -95,8 +100,8 @@ func (m *Model) startSession(regions *tensors.Tensor, perImage int) (*decodeSess
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	return &decodeSession{m: m, regions: regions, projected: out[0], h: out[1], c: out[2],
-		rows: b * perImage, numRegions: d[1], voc: m.Config.VocabSize}, nil
+	return &decodeSession{m: m, exec: exec, regions: regions, projected: out[0], h: out[1], c: out[2],
+		rows: b * perImage, numRegions: d[1], n: min(n, m.Config.VocabSize)}, nil
 }
 
 // gather picks rows of a host tensor (used to repeat each image's regions per beam row),
@@ -121,21 +126,39 @@ func (m *Model) gather(t *tensors.Tensor, idx []int32) (*tensors.Tensor, error) 
 	return out, nil
 }
 
+// rowWords are the best next words of one row, best first, with their log-probabilities.
+type rowWords struct {
+	ids      []int32
+	logProbs []float64
+}
+
 // step advances every row: row i continues the state of row parents[i] after emitting
-// prev[i]. It returns the next-word log-probabilities [rows·V] and attention [rows·R], as float64
-// and float32 host slices.
-func (s *decodeSession) step(parents, prev []int32) (logProbs []float64, alpha []float32, err error) {
-	out, err := s.m.stepE.Call(s.regions, s.projected, s.h, s.c,
+// prev[i]. It returns each row's n best allowed next words and the attention [rows·R].
+func (s *decodeSession) step(parents, prev []int32) (words []rowWords, alpha []float32, err error) {
+	out, err := s.exec.Call(s.regions, s.projected, s.h, s.c,
 		tensors.FromFlatDataAndDimensions(parents, len(parents)), tensors.FromFlatDataAndDimensions(prev, len(prev)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("decode step: %w", err)
 	}
-	s.h, s.c = out[1], out[2]
-	logProbs = toFloat64(out[0])
-	for _, v := range toFloat64(out[3]) {
+	s.h, s.c = out[2], out[3]
+	values, ids := toFloat64(out[0]), tensors.MustCopyFlatData[int32](out[1])
+	out[0].MustFinalizeAll()
+	out[1].MustFinalizeAll()
+	words = make([]rowWords, s.rows)
+	for r := range words {
+		for j := r * s.n; j < (r+1)*s.n; j++ {
+			// Past the allowed words the graph pads with -inf.
+			if !math.IsInf(values[j], -1) && allowed(int(ids[j])) {
+				words[r].ids = append(words[r].ids, ids[j])
+				words[r].logProbs = append(words[r].logProbs, values[j])
+			}
+		}
+	}
+	for _, v := range toFloat64(out[4]) {
 		alpha = append(alpha, float32(v))
 	}
-	return logProbs, alpha, nil
+	out[4].MustFinalizeAll()
+	return words, alpha, nil
 }
 
 func toFloat64(t *tensors.Tensor) []float64 {
@@ -161,28 +184,27 @@ func (m *Model) maxSteps(opts DecodeOptions) int {
 	return max(1, maxLen-1) // words plus <end>, after <start>
 }
 
-// advanceGreedy extends h (whose row is unchanged) with its most probable next word given the
-// row's log-probabilities; <end> finishes it (its log-probability counts, no word is added).
-// It returns the word the row emits next (<end> once finished) and whether h is finished.
-func (h *hypothesis) advanceGreedy(logProbs []float64, alpha []float32) (int32, bool) {
-	best := -1
-	for w := range logProbs {
-		if allowed(w) && (best < 0 || logProbs[w] > logProbs[best]) {
-			best = w
-		}
-	}
-	if best == text.EndID {
-		h.logProb += logProbs[best]
+// advanceGreedy extends h (whose row is unchanged) with its row's most probable next word;
+// <end> finishes it (its log-probability counts, no word is added). It returns the word the row
+// emits next (<end> once finished) and whether h is finished.
+func (h *hypothesis) advanceGreedy(words rowWords, alpha []float32) (int32, bool) {
+	if len(words.ids) == 0 { // every word has probability 0: nothing sensible to add
+		h.logProb = math.Inf(-1)
 		return text.EndID, true
 	}
-	*h = h.extend(int32(best), logProbs[best], alpha, h.row)
-	return int32(best), false
+	best, lp := words.ids[0], words.logProbs[0]
+	if best == text.EndID {
+		h.logProb += lp
+		return text.EndID, true
+	}
+	*h = h.extend(best, lp, alpha, h.row)
+	return best, false
 }
 
 // Greedy decodes each image of regions [B, R, C] by taking the most probable word at every
 // step, until <end> or the length limit.
 func (m *Model) Greedy(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
-	s, err := m.startSession(regions, 1)
+	s, err := m.startSession(regions, 1, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +215,7 @@ func (m *Model) Greedy(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, 
 		parents[i], prev[i], hyps[i].row = int32(i), text.StartID, i
 	}
 	for t := 0; t < m.maxSteps(opts); t++ {
-		lp, alpha, err := s.step(parents, prev)
+		words, alpha, err := s.step(parents, prev)
 		if err != nil {
 			return nil, err
 		}
@@ -202,7 +224,7 @@ func (m *Model) Greedy(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, 
 			if done[i] {
 				continue
 			}
-			word, finished := hyps[i].advanceGreedy(lp[i*s.voc:(i+1)*s.voc], alpha[i*s.numRegions:(i+1)*s.numRegions])
+			word, finished := hyps[i].advanceGreedy(words[i], alpha[i*s.numRegions:(i+1)*s.numRegions])
 			done[i] = finished
 			prev[i] = word
 			allDone = allDone && finished
@@ -243,7 +265,9 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 	if k > 1 {
 		perImage = k + 1 // the last row of each image decodes greedily, in the same steps
 	}
-	s, err := m.startSession(regions, perImage)
+	// Each hypothesis can contribute at most 2k candidates that matter (k continuations plus up
+	// to k endings), so the step graph keeps only each row's 2k best words.
+	s, err := m.startSession(regions, perImage, 2*k)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +291,7 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 		score  float64
 	}
 	for t := 0; t < m.maxSteps(opts); t++ {
-		lp, alpha, err := s.step(parents, prev)
+		words, alpha, err := s.step(parents, prev)
 		if err != nil {
 			return nil, err
 		}
@@ -275,19 +299,18 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 		for b := 0; b < numImages; b++ {
 			if !greedyDone[b] {
 				g := &greedy[b]
-				word, done := g.advanceGreedy(lp[g.row*s.voc:(g.row+1)*s.voc], alpha[g.row*s.numRegions:(g.row+1)*s.numRegions])
+				word, done := g.advanceGreedy(words[g.row], alpha[g.row*s.numRegions:(g.row+1)*s.numRegions])
 				greedyDone[b], prev[g.row] = done, word
 				active = active || !done
 			}
 			if len(live[b]) == 0 {
 				continue
 			}
-			// Each hypothesis can contribute at most 2k candidates that matter (k continuations
-			// plus up to k endings), so only its 2k best words are ranked, not all V.
 			var cands []candidate
 			for j, h := range live[b] {
-				for _, w := range topWords(lp[h.row*s.voc:(h.row+1)*s.voc], 2*k) {
-					cands = append(cands, candidate{j, w, h.logProb + lp[h.row*s.voc+w]})
+				row := words[h.row]
+				for i, w := range row.ids {
+					cands = append(cands, candidate{j, int(w), h.logProb + row.logProbs[i]})
 				}
 			}
 			sort.Slice(cands, func(x, y int) bool { return cands[x].score > cands[y].score })
@@ -346,28 +369,6 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 		caps[b] = m.toCaption(best, isFinished)
 	}
 	return caps, nil
-}
-
-// topWords returns the n allowed words with the highest log-probabilities, best first (ties:
-// lower id first), by insertion into a short sorted list: O(V·n) for the small n of a beam.
-func topWords(logProbs []float64, n int) []int {
-	top := make([]int, 0, n+1)
-	for w, v := range logProbs {
-		if !allowed(w) || (len(top) == n && v <= logProbs[top[n-1]]) {
-			continue
-		}
-		i := len(top)
-		for i > 0 && logProbs[top[i-1]] < v {
-			i--
-		}
-		top = append(top, 0)
-		copy(top[i+1:], top[i:])
-		top[i] = w
-		if len(top) > n {
-			top = top[:n]
-		}
-	}
-	return top
 }
 
 // betterThan prefers finished captions, then the higher score.

@@ -1,9 +1,17 @@
 package captioner
 
 import (
+	"fmt"
+	"image"
+	"image/png"
+	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/train"
@@ -97,5 +105,67 @@ func TestTinyEncoderGrid(t *testing.T) {
 	}
 	if _, err := m.EncodeImages(tensors.FromFlatDataAndDimensions(make([]float32, 2*32*32*3), 2, 32, 32, 3)); err == nil {
 		t.Fatal("images of the wrong size were accepted")
+	}
+}
+
+func TestExtractFeaturesKeepsImageOrderAcrossStreams(t *testing.T) {
+	backend := testBackend(t)
+	rng := rand.New(rand.NewPCG(25, 26))
+	cfg := DefaultConfig("tiny")
+	m, err := NewEncoderModel(backend, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var paths []string
+	for i := 0; i < 7; i++ { // batches of 2: four batches, the last one short
+		img := image.NewRGBA(image.Rect(0, 0, 40+3*i, 30+2*i))
+		for p := range img.Pix {
+			img.Pix[p] = uint8(rng.IntN(256))
+		}
+		path := filepath.Join(dir, fmt.Sprintf("img%d.png", i))
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		paths = append(paths, path)
+	}
+	got, err := m.ExtractFeatures(paths, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := got.Dims[1] * got.Dims[2] * got.Dims[3]
+	if got.Dims[0] != len(paths) || len(got.Data) != len(paths)*per {
+		t.Fatalf("features %v with %d values for %d images", got.Dims, len(got.Data), len(paths))
+	}
+	// Reference: each image decoded and encoded alone.
+	for i, p := range paths {
+		b, err := datasets.LoadImageBatch([]string{p}, m.ImageOptions(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		regions, err := m.EncodeImages(b.Tensor())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := tensors.MustCopyFlatData[float32](regions)
+		for j := range want {
+			if d := math.Abs(float64(got.Data[i*per+j] - want[j])); d > 1e-5*(1+math.Abs(float64(want[j]))) {
+				t.Fatalf("image %d (%s) value %d: %v, alone %v", i, got.Images[i], j, got.Data[i*per+j], want[j])
+			}
+		}
+	}
+	// A file that is not an image, in a later batch: the error names it, nothing hangs.
+	bad := filepath.Join(dir, "broken.jpg")
+	if err := os.WriteFile(bad, []byte("not a jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withBad := append(append(append([]string{}, paths[:5]...), bad), paths[5:]...)
+	if _, err := m.ExtractFeatures(withBad, 2, nil); err == nil || !strings.Contains(err.Error(), "broken.jpg") {
+		t.Fatalf("broken image: err = %v", err)
 	}
 }

@@ -1,16 +1,16 @@
 package captioner
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/internal/safetensors"
-	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -51,38 +51,51 @@ func (m *Model) LoadEncoderWeights() error {
 	return LoadResNetWeights(m.Store, "encoder", spec, path)
 }
 
-// gridExec compiles the encoder returning grids.
-func (m *Model) gridExec() (*model.Exec, error) {
-	cfg := m.Config
-	return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return EncodeGrid(scope, cfg, images)
-	})
-}
+// EncoderStreams is how many batches ExtractFeatures encodes at once. Two concurrent
+// executions keep both cores of a small machine busy on the Go backend, where some of the
+// encoder's ops (im2col gathers, copies) run on one core; on a GPU they overlap transfers with
+// compute.
+const EncoderStreams = 2
 
-// ExtractFeatures decodes, preprocesses and encodes image files in batches of batchSize. The
-// next batch's images are decoded (on all cores) while the current one is encoded. progress,
-// when not nil, receives a progress bar.
+// ExtractFeatures decodes, preprocesses and encodes image files in batches of batchSize. Images
+// are decoded on all cores ahead of the encoder, which works on EncoderStreams batches at once.
+// progress, when not nil, receives a progress bar.
 func (m *Model) ExtractFeatures(paths []string, batchSize int, progress io.Writer) (*Features, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("features: no images")
 	}
 	batchSize = max(1, batchSize)
-	exec, err := m.gridExec()
-	if err != nil {
+	if err := m.compile(); err != nil {
 		return nil, err
 	}
-	defer exec.Finalize()
+	exec := m.gridE
 	type loaded struct {
+		index int // batch number
 		batch *datasets.ImageBatch
-		err   error
 	}
-	ch := make(chan loaded, 1)
+	numBatches := (len(paths) + batchSize - 1) / batchSize
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var (
+		errOnce  sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		cancel()
+	}
+	ch := make(chan loaded, EncoderStreams)
 	go func() {
 		defer close(ch)
-		for start := 0; start < len(paths); start += batchSize {
-			b, err := datasets.LoadImageBatch(paths[start:min(start+batchSize, len(paths))], m.ImageOptions(), nil)
-			ch <- loaded{b, err}
+		for i := range numBatches {
+			b, err := datasets.LoadImageBatch(paths[i*batchSize:min((i+1)*batchSize, len(paths))], m.ImageOptions(), nil)
 			if err != nil {
+				fail(err)
+				return
+			}
+			select {
+			case ch <- loaded{i, b}:
+			case <-ctx.Done():
 				return
 			}
 		}
@@ -93,24 +106,64 @@ func (m *Model) ExtractFeatures(paths []string, batchSize int, progress io.Write
 			progressbar.OptionSetDescription("encoding"), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
 			progressbar.OptionSetItsString("img"), progressbar.OptionOnCompletion(func() { fmt.Fprintln(progress) }))
 	}
-	f := &Features{Images: paths, Meta: m.featureMeta()}
-	for l := range ch {
-		if l.err != nil {
-			for range ch { //nolint:revive // drain the producer
+	grids := make([][]float32, numBatches)
+	var (
+		mu   sync.Mutex
+		dims []int
+		wg   sync.WaitGroup
+	)
+	// The model's first call compiles the graph (and initialises variables never loaded): the
+	// other streams wait for it.
+	compiled := make(chan struct{})
+	var compiledOnce sync.Once
+	if m.gridWarm.Load() {
+		close(compiled)
+		compiledOnce.Do(func() {})
+	}
+	for stream := range EncoderStreams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			markCompiled := func() { compiledOnce.Do(func() { close(compiled) }) }
+			if stream == 0 {
+				defer markCompiled()
+			} else {
+				<-compiled
 			}
-			return nil, l.err
-		}
-		out, err := exec.Call(l.batch.Tensor())
-		if err != nil {
-			return nil, fmt.Errorf("features: %w", err)
-		}
-		d := out[0].Shape().Dimensions
-		f.Dims = [4]int{len(paths), d[1], d[2], d[3]}
-		f.Data = append(f.Data, tensors.MustCopyFlatData[float32](out[0])...)
-		out[0].MustFinalizeAll()
-		if bar != nil {
-			_ = bar.Add(l.batch.N)
-		}
+			for l := range ch {
+				if ctx.Err() != nil {
+					continue // drain
+				}
+				out, err := exec.Call(l.batch.Tensor())
+				if err == nil {
+					m.gridWarm.Store(true)
+				}
+				if stream == 0 {
+					markCompiled()
+				}
+				if err != nil {
+					fail(fmt.Errorf("features: %w", err))
+					continue
+				}
+				grid := tensors.MustCopyFlatData[float32](out[0])
+				mu.Lock()
+				grids[l.index], dims = grid, out[0].Shape().Dimensions
+				if bar != nil {
+					_ = bar.Add(l.batch.N)
+				}
+				mu.Unlock()
+				out[0].MustFinalizeAll()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	f := &Features{Images: paths, Meta: m.featureMeta(), Dims: [4]int{len(paths), dims[1], dims[2], dims[3]}}
+	f.Data = make([]float32, 0, len(paths)*dims[1]*dims[2]*dims[3])
+	for _, g := range grids {
+		f.Data = append(f.Data, g...)
 	}
 	return f, nil
 }

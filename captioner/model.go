@@ -3,9 +3,12 @@ package captioner
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -24,8 +27,13 @@ type Model struct {
 	Backend compute.Backend
 
 	once                           sync.Once
-	encodeExec, prepareExec, stepE *model.Exec
+	encodeExec, gridE, prepareExec *model.Exec
 	execErr                        error
+	stepMu                         sync.Mutex
+	stepExecs                      map[int]*model.Exec // decoding step graphs by words kept per row
+	// gridWarm is set once gridE has run: its variables are initialised and its main shape
+	// compiled, so it may run concurrently.
+	gridWarm atomic.Bool
 }
 
 // NewModel makes a model with fresh (not yet initialised) variables. cfg.VocabSize is set from
@@ -97,12 +105,19 @@ func (m *Model) LossFn() loss.LossFn {
 // ResetCompiled drops the compiled inference graphs; the next call compiles them again with
 // the variables' current values.
 func (m *Model) ResetCompiled() {
-	for _, e := range []*model.Exec{m.encodeExec, m.prepareExec, m.stepE} {
+	for _, e := range []*model.Exec{m.encodeExec, m.gridE, m.prepareExec} {
 		if e != nil {
 			e.Finalize()
 		}
 	}
-	m.encodeExec, m.prepareExec, m.stepE, m.execErr = nil, nil, nil, nil
+	m.stepMu.Lock()
+	for _, e := range m.stepExecs {
+		e.Finalize()
+	}
+	m.stepExecs = nil
+	m.stepMu.Unlock()
+	m.encodeExec, m.gridE, m.prepareExec, m.execErr = nil, nil, nil, nil
+	m.gridWarm.Store(false)
 	m.once = sync.Once{}
 }
 
@@ -116,24 +131,78 @@ func (m *Model) compile() error {
 		if m.execErr != nil {
 			return
 		}
-		m.prepareExec, m.execErr = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) (*graph.Node, *graph.Node, *graph.Node) {
-			h, c := InitState(scope, cfg, regions)
-			return ProjectRegions(scope, cfg, regions), h, c
+		m.gridE, m.execErr = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, images *graph.Node) *graph.Node {
+			return EncodeGrid(scope, cfg, images)
 		})
 		if m.execErr != nil {
 			return
 		}
-		// One decoding step over N hypotheses: parents says which row's state each hypothesis
-		// continues (beam search reorders them), prev is the word it just emitted.
-		m.stepE, m.execErr = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
-			regions, projected, h, c, parents, prev := in[0], in[1], in[2], in[3], in[4], in[5]
-			idx := graph.InsertAxes(parents, -1)
-			h, c = graph.Gather(h, idx), graph.Gather(c, idx)
-			logits, h2, c2, alpha := Step(scope, cfg, regions, projected, h, c, prev)
-			return []*graph.Node{graph.LogSoftmax(logits, -1), h2, c2, alpha}
+		m.prepareExec, m.execErr = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) (*graph.Node, *graph.Node, *graph.Node) {
+			h, c := InitState(scope, cfg, regions)
+			return ProjectRegions(scope, cfg, regions), h, c
 		})
 	})
 	return m.execErr
+}
+
+// stepExec returns the graph of one decoding step over N hypothesis rows that keeps, per row,
+// the n most probable allowed next words (compiled on first use for each n). Its inputs are
+// regions, projected regions, h, c, parents (which row's state each hypothesis continues: beam
+// search reorders them) and prev (the word each just emitted); its outputs are the n best
+// log-probabilities [N, n] (best first, -inf past the allowed words), their word ids [N, n]
+// int32, the new h and c, and the attention [N, R]. Choosing the words in the graph means only
+// N·n numbers leave the device per step, not the N·V log-probabilities.
+func (m *Model) stepExec(n int) (*model.Exec, error) {
+	if err := m.compile(); err != nil {
+		return nil, err
+	}
+	m.stepMu.Lock()
+	defer m.stepMu.Unlock()
+	if e, ok := m.stepExecs[n]; ok {
+		return e, nil
+	}
+	cfg := m.Config
+	e, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+		regions, projected, h, c, parents, prev := in[0], in[1], in[2], in[3], in[4], in[5]
+		idx := graph.InsertAxes(parents, -1)
+		h, c = graph.Gather(h, idx), graph.Gather(c, idx)
+		logits, h2, c2, alpha := Step(scope, cfg, regions, projected, h, c, prev)
+		values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), n)
+		return []*graph.Node{values, ids, h2, c2, alpha}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if m.stepExecs == nil {
+		m.stepExecs = map[int]*model.Exec{}
+	}
+	m.stepExecs[n] = e
+	return e, nil
+}
+
+// TopAllowedWords returns, for each row of logProbs [N, V], the n highest values over the
+// words a decoder may emit (never <pad> or <start>) and their ids (int32), best first; ties go
+// to the lower id. Past the allowed words the values are -inf. It takes n rounds of ArgMax
+// rather than a full sort, which is cheap for the small n of a beam on every backend.
+func TopAllowedWords(logProbs *graph.Node, n int) (values, ids *graph.Node) {
+	g := logProbs.Graph()
+	d := logProbs.Shape().Dimensions
+	dtype := logProbs.DType()
+	n = min(n, d[1])
+	negInf := graph.Infinity(g, dtype, -1)
+	wordIDs := graph.Iota(g, shapes.Make(dtypes.Int32, d...), 1)
+	x := graph.Where(graph.Or(graph.Equal(wordIDs, graph.Scalar(g, dtypes.Int32, text.PadID)),
+		graph.Equal(wordIDs, graph.Scalar(g, dtypes.Int32, text.StartID))), negInf, logProbs)
+	var vals, idxs []*graph.Node
+	for i := 0; i < n; i++ {
+		best := graph.ArgMax(x, -1, dtypes.Int32)
+		vals = append(vals, graph.ReduceMax(x, -1))
+		idxs = append(idxs, best)
+		if i < n-1 {
+			x = graph.Where(graph.Equal(wordIDs, graph.InsertAxes(best, -1)), negInf, x)
+		}
+	}
+	return graph.Stack(vals, 1), graph.Stack(idxs, 1)
 }
 
 // EncodeImages runs the encoder on a batch of normalised images [B, S, S, 3] and returns the

@@ -21,7 +21,7 @@ import (
 
 // sharedBackend is one Go backend for all tests: tensors are bound to the backend that used them.
 var sharedBackend = sync.OnceValues(func() (compute.Backend, error) {
-	b, _, err := NewBackend("go")
+	b, _, err := NewBackend("")
 	return b, err
 })
 
@@ -485,29 +485,44 @@ func TestDecodingOneImage(t *testing.T) {
 	}
 }
 
-func TestTopWordsMatchesFullSort(t *testing.T) {
+func TestTopAllowedWordsMatchesFullSort(t *testing.T) {
+	backend := testBackend(t)
 	rng := rand.New(rand.NewPCG(41, 42))
-	for trial := 0; trial < 50; trial++ {
-		lp := make([]float64, 40)
-		for i := range lp {
-			lp[i] = float64(rng.IntN(10)) // many ties
+	const rows, vocab = 30, 40
+	lp := make([]float32, rows*vocab)
+	for i := range lp {
+		lp[i] = float32(rng.IntN(10)) - 12 // many ties
+	}
+	for _, n := range []int{1, 2, 6, vocab} {
+		out, err := graph.ExecOnceN(backend, func(x *graph.Node) []*graph.Node {
+			v, ids := TopAllowedWords(x, n)
+			return []*graph.Node{v, ids}
+		}, tensors.FromFlatDataAndDimensions(lp, rows, vocab))
+		if err != nil {
+			t.Fatal(err)
 		}
-		var all []int
-		for w := range lp {
-			if allowed(w) {
-				all = append(all, w)
-			}
-		}
-		sort.SliceStable(all, func(a, b int) bool { return lp[all[a]] > lp[all[b]] })
-		for _, n := range []int{1, 2, 6} {
-			got := topWords(lp, n)
-			for i := range got {
-				if lp[got[i]] != lp[all[i]] || !allowed(got[i]) {
-					t.Fatalf("n=%d: topWords %v (scores %v), full sort starts %v", n, got, lp, all[:n])
+		values, ids := tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[int32](out[1])
+		for r := 0; r < rows; r++ {
+			row := lp[r*vocab : (r+1)*vocab]
+			// Reference: the allowed words stably sorted by value, best first (ties: lower id).
+			var all []int
+			for w := range row {
+				if allowed(w) {
+					all = append(all, w)
 				}
 			}
-			if len(got) != n {
-				t.Fatalf("n=%d: got %d words", n, len(got))
+			sort.SliceStable(all, func(a, b int) bool { return row[all[a]] > row[all[b]] })
+			for i := 0; i < n; i++ {
+				v, id := values[r*n+i], int(ids[r*n+i])
+				if i >= len(all) {
+					if !math.IsInf(float64(v), -1) {
+						t.Fatalf("n=%d row %d: entry %d past the %d allowed words is %v (id %d), want -inf", n, r, i, len(all), v, id)
+					}
+					continue
+				}
+				if id != all[i] || v != row[all[i]] {
+					t.Fatalf("n=%d row %d entry %d: word %d (%v), full sort says %d (%v)", n, r, i, id, v, all[i], row[all[i]])
+				}
 			}
 		}
 	}
