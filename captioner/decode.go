@@ -33,6 +33,9 @@ type DecodeOptions struct {
 	MaxLen int
 	// LengthNorm ranks finished captions by log-probability per token instead of in total.
 	LengthNorm bool
+	// SkipAttention leaves Caption.Attention empty: the attention weights then stay on the
+	// device instead of being copied to the host at every step (evaluation does not need them).
+	SkipAttention bool
 }
 
 // hypothesis is a partial caption during decoding.
@@ -43,13 +46,17 @@ type hypothesis struct {
 	row       int // the row of the step tensors holding its state
 }
 
+// extend returns h followed by word; alpha (nil when attention is skipped) is its attention.
 func (h hypothesis) extend(word int32, lp float64, alpha []float32, row int) hypothesis {
-	return hypothesis{
-		tokens:    append(append([]int32{}, h.tokens...), word),
-		logProb:   h.logProb + lp,
-		attention: append(append([][]float32{}, h.attention...), alpha),
-		row:       row,
+	next := hypothesis{
+		tokens:  append(append([]int32{}, h.tokens...), word),
+		logProb: h.logProb + lp,
+		row:     row,
 	}
+	if alpha != nil {
+		next.attention = append(append([][]float32{}, h.attention...), alpha)
+	}
+	return next
 }
 
 func (m *Model) toCaption(h hypothesis, finished bool) Caption {
@@ -68,11 +75,12 @@ type decodeSession struct {
 	regions, projected  *tensors.Tensor
 	h, c                *tensors.Tensor
 	rows, numRegions, n int
+	skipAttention       bool
 }
 
 // startSession lays out rows hypotheses per image (image b owns rows b·perImage …); each step
 // returns the n best next words of every row.
-func (m *Model) startSession(regions *tensors.Tensor, perImage, n int) (*decodeSession, error) {
+func (m *Model) startSession(regions *tensors.Tensor, perImage, n int, skipAttention bool) (*decodeSession, error) {
 	exec, err := m.stepExec(n)
 	if err != nil {
 		return nil, err
@@ -101,7 +109,7 @@ func (m *Model) startSession(regions *tensors.Tensor, perImage, n int) (*decodeS
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	return &decodeSession{m: m, exec: exec, regions: regions, projected: out[0], h: out[1], c: out[2],
-		rows: b * perImage, numRegions: d[1], n: min(n, m.Config.VocabSize)}, nil
+		rows: b * perImage, numRegions: d[1], n: min(n, m.Config.VocabSize), skipAttention: skipAttention}, nil
 }
 
 // gather picks rows of a host tensor (used to repeat each image's regions per beam row),
@@ -133,7 +141,8 @@ type rowWords struct {
 }
 
 // step advances every row: row i continues the state of row parents[i] after emitting
-// prev[i]. It returns each row's n best allowed next words and the attention [rows·R].
+// prev[i]. It returns each row's n best allowed next words and the attention [rows·R] (nil
+// when the session skips attention).
 func (s *decodeSession) step(parents, prev []int32) (words []rowWords, alpha []float32, err error) {
 	out, err := s.exec.Call(s.regions, s.projected, s.h, s.c,
 		tensors.FromFlatDataAndDimensions(parents, len(parents)), tensors.FromFlatDataAndDimensions(prev, len(prev)))
@@ -154,11 +163,21 @@ func (s *decodeSession) step(parents, prev []int32) (words []rowWords, alpha []f
 			}
 		}
 	}
-	for _, v := range toFloat64(out[4]) {
-		alpha = append(alpha, float32(v))
+	if !s.skipAttention {
+		for _, v := range toFloat64(out[4]) {
+			alpha = append(alpha, float32(v))
+		}
 	}
 	out[4].MustFinalizeAll()
 	return words, alpha, nil
+}
+
+// rowAttention is row's attention within a step's alpha (nil when attention is skipped).
+func (s *decodeSession) rowAttention(alpha []float32, row int) []float32 {
+	if alpha == nil {
+		return nil
+	}
+	return alpha[row*s.numRegions : (row+1)*s.numRegions]
 }
 
 func toFloat64(t *tensors.Tensor) []float64 {
@@ -204,7 +223,7 @@ func (h *hypothesis) advanceGreedy(words rowWords, alpha []float32) (int32, bool
 // Greedy decodes each image of regions [B, R, C] by taking the most probable word at every
 // step, until <end> or the length limit.
 func (m *Model) Greedy(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
-	s, err := m.startSession(regions, 1, 1)
+	s, err := m.startSession(regions, 1, 1, opts.SkipAttention)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +243,7 @@ func (m *Model) Greedy(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, 
 			if done[i] {
 				continue
 			}
-			word, finished := hyps[i].advanceGreedy(words[i], alpha[i*s.numRegions:(i+1)*s.numRegions])
+			word, finished := hyps[i].advanceGreedy(words[i], s.rowAttention(alpha, i))
 			done[i] = finished
 			prev[i] = word
 			allDone = allDone && finished
@@ -267,7 +286,7 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 	}
 	// Each hypothesis can contribute at most 2k candidates that matter (k continuations plus up
 	// to k endings), so the step graph keeps only each row's 2k best words.
-	s, err := m.startSession(regions, perImage, 2*k)
+	s, err := m.startSession(regions, perImage, 2*k, opts.SkipAttention)
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +318,7 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 		for b := 0; b < numImages; b++ {
 			if !greedyDone[b] {
 				g := &greedy[b]
-				word, done := g.advanceGreedy(words[g.row], alpha[g.row*s.numRegions:(g.row+1)*s.numRegions])
+				word, done := g.advanceGreedy(words[g.row], s.rowAttention(alpha, g.row))
 				greedyDone[b], prev[g.row] = done, word
 				active = active || !done
 			}
@@ -327,8 +346,7 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 					finished[b] = append(finished[b], f)
 					continue
 				}
-				alphaRow := alpha[h.row*s.numRegions : (h.row+1)*s.numRegions]
-				next = append(next, h.extend(int32(c.word), c.score-h.logProb, alphaRow, b*perImage+len(next)))
+				next = append(next, h.extend(int32(c.word), c.score-h.logProb, s.rowAttention(alpha, h.row), b*perImage+len(next)))
 				nextParents = append(nextParents, int32(h.row))
 			}
 			if len(finished[b]) >= k {

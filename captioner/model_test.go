@@ -527,3 +527,25 @@ func TestTopAllowedWordsMatchesFullSort(t *testing.T) {
 		}
 	}
 }
+
+func TestSkippingAttentionLeavesCaptionsUnchanged(t *testing.T) {
+	m, regions, _ := trainedTinyModel(t)
+	for _, k := range []int{1, 3} {
+		with, err := m.BeamSearch(regions, DecodeOptions{Beam: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		without, err := m.BeamSearch(regions, DecodeOptions{Beam: k, SkipAttention: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range with {
+			if strings.Join(with[i].Words, " ") != strings.Join(without[i].Words, " ") || with[i].LogProb != without[i].LogProb {
+				t.Errorf("k=%d image %d: %q (%v) with attention, %q (%v) without", k, i, with[i].Words, with[i].LogProb, without[i].Words, without[i].LogProb)
+			}
+			if len(with[i].Attention) != len(with[i].Words) || without[i].Attention != nil {
+				t.Errorf("k=%d image %d: %d attention maps kept for %d words; %d when skipped", k, i, len(with[i].Attention), len(with[i].Words), len(without[i].Attention))
+			}
+		}
+	}
+}

@@ -414,7 +414,7 @@ func Train(ctx context.Context, backend compute.Backend, opts TrainOptions) (*Tr
 	}
 	test := splits[datasets.Test]
 	if len(test.images) > 0 {
-		caps, err := captionSplit(best, test, len(test.images), DecodeOptions{Beam: opts.TestBeam}, imagesPerBatch, opts.Progress)
+		caps, err := captionSplit(best, test, len(test.images), DecodeOptions{Beam: opts.TestBeam, SkipAttention: true}, imagesPerBatch, opts.Progress)
 		if err != nil {
 			return nil, err
 		}
@@ -583,7 +583,7 @@ func validate(m *Model, val *splitData, imagesPerBatch int, opts TrainOptions) (
 	if opts.ValLimit > 0 {
 		n = min(n, opts.ValLimit)
 	}
-	caps, err := captionSplit(m, val, n, DecodeOptions{Beam: opts.Beam}, 4*imagesPerBatch, nil)
+	caps, err := captionSplit(m, val, n, DecodeOptions{Beam: opts.Beam, SkipAttention: true}, 4*imagesPerBatch, nil)
 	if err != nil {
 		return 0, 0, err
 	}

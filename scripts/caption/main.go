@@ -38,7 +38,7 @@ func main() {
 	check(err)
 	m, err := captioner.OpenModel(backend, *checkpoint)
 	check(err)
-	caps, err := m.CaptionImages(paths, captioner.DecodeOptions{Beam: *beam, LengthNorm: *lengthNorm}, 8, nil)
+	caps, err := m.CaptionImages(paths, captioner.DecodeOptions{Beam: *beam, LengthNorm: *lengthNorm, SkipAttention: *attention == ""}, 8, nil)
 	check(err)
 	gh, gw := m.Config.GridDims()
 	for i, c := range caps {

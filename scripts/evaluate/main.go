@@ -56,7 +56,7 @@ func main() {
 		check(err)
 		ds, err := datasets.Load(path, datasets.LoadOptions{Images: *images, AllowMissing: *allowMissing})
 		check(err)
-		ev, err := captioner.EvaluateSplit(m, ds, s, captioner.DecodeOptions{Beam: *beam}, *batch, os.Stderr)
+		ev, err := captioner.EvaluateSplit(m, ds, s, captioner.DecodeOptions{Beam: *beam, SkipAttention: true}, *batch, os.Stderr)
 		check(err)
 		scores = ev.Scores
 		if *results != "" {
