@@ -39,7 +39,11 @@ func main() {
 		if r.Reference > 0 {
 			ref, ratio = fmt.Sprintf("%.3g", r.Reference), fmt.Sprintf("%.2f×", r.Ratio)
 		}
-		fmt.Printf("| %-70s | %8.3g %-6s [%.3g–%.3g] | %-10s | %-9s | %s\n", r.Name, r.Value, r.Unit, r.Min, r.Max, ref, ratio, r.Note)
+		value := fmt.Sprintf("%8.3g %-6s [%.3g–%.3g]", r.Value, r.Unit, r.Min, r.Max)
+		if r.Min == 0 && r.Max == 0 { // a single reading (peak memory): no spread
+			value = fmt.Sprintf("%8.0f %s", r.Value, r.Unit)
+		}
+		fmt.Printf("| %-70s | %-22s | %-10s | %-9s | %s\n", r.Name, value, ref, ratio, r.Note)
 	}
 	if *jsonOut != "" {
 		data, _ := json.MarshalIndent(rows, "", "  ")
