@@ -140,6 +140,32 @@ func DecoderStep(backend compute.Backend, images, k int, rng *rand.Rand) (func()
 	}, nil
 }
 
+// DecodeThroughput times decoding of n images of random 49×2048 regions in batches of batch
+// images (beam search with width beam; 1 is greedy-equivalent) with an untrained decoder, so
+// that every caption runs to the 20-word limit, and returns images/s. The first batch, which
+// compiles the graphs, is not timed.
+func DecodeThroughput(backend compute.Backend, n, batch, beam int, skipAttention bool, rng *rand.Rand) (float64, error) {
+	cfg := captioner.DefaultConfig("resnet50")
+	cfg.Weights, cfg.MaxLen = "", benchSteps+1
+	m, err := captioner.NewModel(backend, cfg, benchVocab())
+	if err != nil {
+		return 0, err
+	}
+	regions := randomTensor(rng, batch, benchRegions, benchChannels)
+	opts := captioner.DecodeOptions{Beam: beam, MaxLen: benchSteps + 1, SkipAttention: skipAttention}
+	if _, err := m.BeamSearch(regions, opts); err != nil { // compile, initialise
+		return 0, err
+	}
+	start := time.Now()
+	for done := 0; done < n; done += batch {
+		if _, err := m.BeamSearch(regions, opts); err != nil {
+			return 0, err
+		}
+	}
+	batches := (n + batch - 1) / batch
+	return float64(batches*batch) / time.Since(start).Seconds(), nil
+}
+
 // Run measures every row on backend.
 func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	if opts.Reps < 1 {

@@ -34,7 +34,7 @@ func main() {
 	script := flag.String("script", "bench/reference/sat.py", "PyTorch reference script")
 	epochs := flag.Int("epochs", 12, "epochs for the shapes training")
 	reps := flag.Int("reps", 10, "benchmark repetitions")
-	only := flag.String("steps", "parity,bench,epoch,train", "steps to run (comma-separated)")
+	only := flag.String("steps", "parity,bench,epoch,decode,train", "steps to run (comma-separated)")
 	flag.Parse()
 	want := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
@@ -116,6 +116,16 @@ func main() {
 		step("Flickr8k-sized decoder epoch (30,000 captions, cached features)", func() (any, error) {
 			return decoderEpoch(backend)
 		})
+	}
+	if want["decode"] {
+		for _, c := range []struct {
+			beam          int
+			skipAttention bool
+		}{{3, true}, {3, false}, {1, true}} {
+			step(fmt.Sprintf("decode 1,000 images, beam %d, attention copied %v (images/s)", c.beam, !c.skipAttention), func() (any, error) {
+				return bench.DecodeThroughput(backend, 1000, 250, c.beam, c.skipAttention, rand.New(rand.NewPCG(4, 4)))
+			})
+		}
 	}
 	if !want["train"] {
 		return
