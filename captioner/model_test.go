@@ -109,6 +109,33 @@ func TestMaxPool2DMatchesBackendMaxPool(t *testing.T) {
 	}
 }
 
+func TestMaxPool2DGradientMatchesBackendMaxPool(t *testing.T) {
+	backend := testBackend(t)
+	rng := rand.New(rand.NewPCG(33, 34))
+	for _, c := range []struct{ h, w, k, stride, pad int }{{9, 8, 3, 2, 1}, {8, 8, 2, 2, 0}} {
+		x, _ := randomTensor[float32](rng, 2, c.h, c.w, 5)
+		grad := func(pool func(x *graph.Node) *graph.Node) []float32 {
+			out, err := graph.ExecOnce(backend, func(x *graph.Node) *graph.Node {
+				y := pool(x)
+				// Weight each output differently so that every routing error shows.
+				w := graph.AddScalar(graph.MulScalar(graph.ConvertDType(graph.IotaFull(x.Graph(), y.Shape()), y.DType()), 0.01), 1)
+				return graph.Gradient(graph.ReduceAllSum(graph.Mul(y, w)), x)[0]
+			}, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tensors.MustCopyFlatData[float32](out)
+		}
+		gathered := grad(func(x *graph.Node) *graph.Node { return MaxPool2D(x, c.k, c.stride, c.pad) })
+		native := grad(func(x *graph.Node) *graph.Node {
+			return graph.MaxPool(x).Window(c.k).Strides(c.stride).PaddingPerDim([][2]int{{c.pad, c.pad}, {c.pad, c.pad}}).Done()
+		})
+		if diff, _ := maxAbsDiff(gathered, native); diff > 1e-6 {
+			t.Errorf("%+v: gradients differ by %g", c, diff)
+		}
+	}
+}
+
 func TestAdaptiveAvgPoolMatchesDefinition(t *testing.T) {
 	backend := testBackend(t)
 	rng := rand.New(rand.NewPCG(3, 4))
