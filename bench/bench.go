@@ -140,14 +140,20 @@ func DecoderStep(backend compute.Backend, images, k int, rng *rand.Rand) (func()
 	}, nil
 }
 
+// untrainedCaptioner is a ResNet-50 captioner with random weights at Flickr8k size: its
+// captions run to the benchSteps-word limit.
+func untrainedCaptioner(backend compute.Backend) (*captioner.Model, error) {
+	cfg := captioner.DefaultConfig("resnet50")
+	cfg.Weights, cfg.MaxLen = "", benchSteps+1
+	return captioner.NewModel(backend, cfg, benchVocab())
+}
+
 // DecodeThroughput times decoding of n images of random 49×2048 regions in batches of batch
 // images (beam search with width beam; 1 is greedy-equivalent) with an untrained decoder, so
 // that every caption runs to the 20-word limit, and returns images/s. The first batch, which
 // compiles the graphs, is not timed.
 func DecodeThroughput(backend compute.Backend, n, batch, beam int, skipAttention bool, rng *rand.Rand) (float64, error) {
-	cfg := captioner.DefaultConfig("resnet50")
-	cfg.Weights, cfg.MaxLen = "", benchSteps+1
-	m, err := captioner.NewModel(backend, cfg, benchVocab())
+	m, err := untrainedCaptioner(backend)
 	if err != nil {
 		return 0, err
 	}
@@ -225,9 +231,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	}
 
 	say("caption one image, ResNet-50 + beam 3")
-	capCfg := captioner.DefaultConfig("resnet50")
-	capCfg.Weights, capCfg.MaxLen = "", 21
-	m, err := captioner.NewModel(backend, capCfg, benchVocab())
+	m, err := untrainedCaptioner(backend)
 	if err != nil {
 		return nil, err
 	}

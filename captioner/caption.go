@@ -13,28 +13,13 @@ import (
 // encoded once per batch of batchSize, and decoded greedily (opts.Beam ≤ 1) or by beam search.
 // progress, when not nil, receives a progress bar.
 func (m *Model) CaptionImages(paths []string, opts DecodeOptions, batchSize int, progress io.Writer) ([]Caption, error) {
-	batchSize = max(1, batchSize)
-	bar := newBar(progress, len(paths), "captioning")
-	var out []Caption
-	for start := 0; start < len(paths); start += batchSize {
-		batch, err := datasets.LoadImageBatch(paths[start:min(start+batchSize, len(paths))], m.ImageOptions(), nil)
+	return m.captionBatches(len(paths), batchSize, opts, progress, func(lo, hi int) (*tensors.Tensor, error) {
+		batch, err := datasets.LoadImageBatch(paths[lo:hi], m.ImageOptions(), nil)
 		if err != nil {
 			return nil, err
 		}
-		regions, err := m.EncodeImages(batch.Tensor())
-		if err != nil {
-			return nil, err
-		}
-		caps, err := m.Decode(regions, opts)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, caps...)
-		if bar != nil {
-			_ = bar.Add(batch.N)
-		}
-	}
-	return out, nil
+		return m.EncodeImages(batch.Tensor())
+	})
 }
 
 // Decode runs greedy decoding (opts.Beam ≤ 1) or beam search on regions [B, R, C].
@@ -47,11 +32,20 @@ func (m *Model) Decode(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, 
 
 // CaptionFeatures decodes the cached grids of the images at indices idx, in batches.
 func (m *Model) CaptionFeatures(f *Features, idx []int, opts DecodeOptions, batchSize int, progress io.Writer) ([]Caption, error) {
+	return m.captionBatches(len(idx), batchSize, opts, progress, func(lo, hi int) (*tensors.Tensor, error) {
+		return f.Regions(idx[lo:hi])
+	})
+}
+
+// captionBatches decodes n images in batches of batchSize, taking the regions of images
+// lo … hi−1 from regionsOf.
+func (m *Model) captionBatches(n, batchSize int, opts DecodeOptions, progress io.Writer, regionsOf func(lo, hi int) (*tensors.Tensor, error)) ([]Caption, error) {
 	batchSize = max(1, batchSize)
-	bar := newBar(progress, len(idx), "captioning")
+	bar := newBar(progress, n, "captioning")
 	var out []Caption
-	for start := 0; start < len(idx); start += batchSize {
-		regions, err := f.Regions(idx[start:min(start+batchSize, len(idx))])
+	for lo := 0; lo < n; lo += batchSize {
+		hi := min(lo+batchSize, n)
+		regions, err := regionsOf(lo, hi)
 		if err != nil {
 			return nil, err
 		}
@@ -61,7 +55,7 @@ func (m *Model) CaptionFeatures(f *Features, idx []int, opts DecodeOptions, batc
 		}
 		out = append(out, caps...)
 		if bar != nil {
-			_ = bar.Add(len(caps))
+			_ = bar.Add(hi - lo)
 		}
 	}
 	return out, nil
@@ -80,11 +74,12 @@ func (f *Features) Regions(idx []int) (*tensors.Tensor, error) {
 	return tensors.FromFlatDataAndDimensions(data, len(idx), f.Dims[1]*f.Dims[2], f.Dims[3]), nil
 }
 
-func newBar(w io.Writer, total int, desc string) *progressbar.ProgressBar {
+func newBar(w io.Writer, total int, desc string, extra ...progressbar.Option) *progressbar.ProgressBar {
 	if w == nil {
 		return nil
 	}
-	return progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(desc),
+	opts := []progressbar.Option{progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(desc),
 		progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200_000_000),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }))
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) })}
+	return progressbar.NewOptions(total, append(opts, extra...)...)
 }

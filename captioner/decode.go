@@ -70,12 +70,12 @@ func (m *Model) toCaption(h hypothesis, finished bool) Caption {
 // decodeSession holds the per-batch tensors of a decoding run: regions repeated per hypothesis
 // row, their attention projection, and the LSTM state of every row.
 type decodeSession struct {
-	m                   *Model
-	exec                *model.Exec
-	regions, projected  *tensors.Tensor
-	h, c                *tensors.Tensor
-	rows, numRegions, n int
-	skipAttention       bool
+	m                  *Model
+	exec               *model.Exec
+	regions, projected *tensors.Tensor
+	h, c               *tensors.Tensor
+	rows, numRegions   int
+	skipAttention      bool
 }
 
 // startSession lays out rows hypotheses per image (image b owns rows b·perImage …); each step
@@ -109,7 +109,7 @@ func (m *Model) startSession(regions *tensors.Tensor, perImage, n int, skipAtten
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	return &decodeSession{m: m, exec: exec, regions: regions, projected: out[0], h: out[1], c: out[2],
-		rows: b * perImage, numRegions: d[1], n: min(n, m.Config.VocabSize), skipAttention: skipAttention}, nil
+		rows: b * perImage, numRegions: d[1], skipAttention: skipAttention}, nil
 }
 
 // gather picks rows of a host tensor (used to repeat each image's regions per beam row),
@@ -150,12 +150,13 @@ func (s *decodeSession) step(parents, prev []int32) (words []rowWords, alpha []f
 		return nil, nil, fmt.Errorf("decode step: %w", err)
 	}
 	s.h, s.c = out[2], out[3]
+	n := out[0].Shape().Dimensions[1] // words kept per row
 	values, ids := toFloat64(out[0]), tensors.MustCopyFlatData[int32](out[1])
 	out[0].MustFinalizeAll()
 	out[1].MustFinalizeAll()
 	words = make([]rowWords, s.rows)
 	for r := range words {
-		for j := r * s.n; j < (r+1)*s.n; j++ {
+		for j := r * n; j < (r+1)*n; j++ {
 			// Past the allowed words the graph pads with -inf.
 			if !math.IsInf(values[j], -1) && allowed(int(ids[j])) {
 				words[r].ids = append(words[r].ids, ids[j])

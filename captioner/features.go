@@ -100,59 +100,45 @@ func (m *Model) ExtractFeatures(paths []string, batchSize int, progress io.Write
 			}
 		}
 	}()
-	var bar *progressbar.ProgressBar
-	if progress != nil {
-		bar = progressbar.NewOptions(len(paths), progressbar.OptionSetWriter(progress),
-			progressbar.OptionSetDescription("encoding"), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("img"), progressbar.OptionOnCompletion(func() { fmt.Fprintln(progress) }))
-	}
+	bar := newBar(progress, len(paths), "encoding", progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"))
 	grids := make([][]float32, numBatches)
 	var (
 		mu   sync.Mutex
 		dims []int
 		wg   sync.WaitGroup
 	)
-	// The model's first call compiles the graph (and initialises variables never loaded): the
-	// other streams wait for it.
-	compiled := make(chan struct{})
-	var compiledOnce sync.Once
-	if m.gridWarm.Load() {
-		close(compiled)
-		compiledOnce.Do(func() {})
+	encode := func(l loaded) {
+		if ctx.Err() != nil {
+			return // failed elsewhere: drain
+		}
+		out, err := exec.Call(l.batch.Tensor())
+		if err != nil {
+			fail(fmt.Errorf("features: %w", err))
+			return
+		}
+		m.gridWarm.Store(true)
+		grid := tensors.MustCopyFlatData[float32](out[0])
+		mu.Lock()
+		grids[l.index], dims = grid, out[0].Shape().Dimensions
+		if bar != nil {
+			_ = bar.Add(l.batch.N)
+		}
+		mu.Unlock()
+		out[0].MustFinalizeAll()
 	}
-	for stream := range EncoderStreams {
+	// The model's first call compiles the graph (and initialises variables never loaded): it
+	// runs alone.
+	if !m.gridWarm.Load() {
+		if l, ok := <-ch; ok {
+			encode(l)
+		}
+	}
+	for range EncoderStreams {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			markCompiled := func() { compiledOnce.Do(func() { close(compiled) }) }
-			if stream == 0 {
-				defer markCompiled()
-			} else {
-				<-compiled
-			}
 			for l := range ch {
-				if ctx.Err() != nil {
-					continue // drain
-				}
-				out, err := exec.Call(l.batch.Tensor())
-				if err == nil {
-					m.gridWarm.Store(true)
-				}
-				if stream == 0 {
-					markCompiled()
-				}
-				if err != nil {
-					fail(fmt.Errorf("features: %w", err))
-					continue
-				}
-				grid := tensors.MustCopyFlatData[float32](out[0])
-				mu.Lock()
-				grids[l.index], dims = grid, out[0].Shape().Dimensions
-				if bar != nil {
-					_ = bar.Add(l.batch.N)
-				}
-				mu.Unlock()
-				out[0].MustFinalizeAll()
+				encode(l)
 			}
 		}()
 	}

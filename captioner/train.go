@@ -639,14 +639,9 @@ func cachedFeatures(m *Model, images []string, cacheDir string, progress io.Writ
 }
 
 func newEpochBar(w io.Writer, images, epoch, epochs int) *progressbar.ProgressBar {
-	if w == nil {
-		return nil
-	}
-	return progressbar.NewOptions(images, progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch, epochs)),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"),
-		progressbar.OptionSetWidth(25), progressbar.OptionThrottle(250_000_000),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }))
+	return newBar(w, images, fmt.Sprintf("epoch %d/%d", epoch, epochs),
+		progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"),
+		progressbar.OptionSetWidth(25), progressbar.OptionThrottle(250_000_000))
 }
 
 func writeJSON(path string, v any) error {
