@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/attncap/attncap/datasets"
+	"github.com/attncap/attncap/internal/progress"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/schollz/progressbar/v3"
 )
@@ -74,12 +75,7 @@ func (f *Features) Regions(idx []int) (*tensors.Tensor, error) {
 	return tensors.FromFlatDataAndDimensions(data, len(idx), f.Dims[1]*f.Dims[2], f.Dims[3]), nil
 }
 
+// newBar is a progress bar of total steps on w (nil when w is nil).
 func newBar(w io.Writer, total int, desc string, extra ...progressbar.Option) *progressbar.ProgressBar {
-	if w == nil {
-		return nil
-	}
-	opts := []progressbar.Option{progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200_000_000),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) })}
-	return progressbar.NewOptions(total, append(opts, extra...)...)
+	return progress.New(w, int64(total), desc, extra...)
 }

@@ -13,17 +13,17 @@ import (
 // it is all a checkpoint folder needs to caption an image later. It is saved as config.json.
 type Config struct {
 	// Encoder is "tiny" or a ResNet name (resnet18, resnet34, resnet50, resnet101, resnet152).
-	Encoder string `json:"encoder"`
+	Encoder string `json:"encoder" flag:"encoder"`
 	// Weights identifies the encoder's pretrained weights ("hf:timm/resnet50.a1_in1k", a file
 	// path, or "" for random initialisation / trained from scratch).
-	Weights string `json:"weights,omitempty"`
+	Weights string `json:"weights,omitempty" flag:"weights"`
 	// FineTuneFrom is the first ResNet stage (1..4) trained with the decoder; 0 freezes the
 	// encoder.
-	FineTuneFrom int `json:"finetune_from,omitempty"`
+	FineTuneFrom int `json:"finetune_from,omitempty" flag:"finetune"`
 	// ImageSize is the side S of the square input images.
-	ImageSize int `json:"image_size"`
+	ImageSize int `json:"image_size" flag:"image-size"`
 	// GridSize, when > 0, average-pools the encoder grid to GridSize×GridSize regions.
-	GridSize int `json:"grid_size,omitempty"`
+	GridSize int `json:"grid_size,omitempty" flag:"grid"`
 	// Mean and Std normalise RGB values in [0,1].
 	Mean [3]float32 `json:"mean"`
 	Std  [3]float32 `json:"std"`
@@ -33,10 +33,10 @@ type Config struct {
 	// MaxLen is the length of encoded captions, <start> and <end> included.
 	MaxLen int `json:"max_len"`
 
-	EmbedDim     int     `json:"embed_dim"`
-	HiddenDim    int     `json:"hidden_dim"`
-	AttentionDim int     `json:"attention_dim"`
-	Dropout      float64 `json:"dropout"`
+	EmbedDim     int     `json:"embed_dim" flag:"embed"`
+	HiddenDim    int     `json:"hidden_dim" flag:"hidden"`
+	AttentionDim int     `json:"attention_dim" flag:"attention"`
+	Dropout      float64 `json:"dropout" flag:"dropout"`
 	// AttentionReg is λ of the doubly-stochastic attention regulariser.
 	AttentionReg float64 `json:"attention_reg"`
 }

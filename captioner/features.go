@@ -44,11 +44,23 @@ func (m *Model) LoadEncoderWeights() error {
 	if !ok {
 		return fmt.Errorf("weights %s: the %s encoder takes no pretrained weights", m.Config.Weights, m.Config.Encoder)
 	}
-	path, err := ResolveWeights(m.Config.Weights)
+	path, err := m.weightsFile()
 	if err != nil {
 		return err
 	}
 	return LoadResNetWeights(m.Store, "encoder", spec, path)
+}
+
+// weightsFile is the local file of Config.Weights (downloaded from the hub the first time).
+func (m *Model) weightsFile() (string, error) {
+	if m.weightsPath == "" {
+		path, err := ResolveWeights(m.Config.Weights)
+		if err != nil {
+			return "", err
+		}
+		m.weightsPath = path
+	}
+	return m.weightsPath, nil
 }
 
 // EncoderStreams is how many batches ExtractFeatures encodes at once. Two concurrent

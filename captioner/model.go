@@ -34,6 +34,8 @@ type Model struct {
 	// gridWarm is set once gridE has run: its variables are initialised and its main shape
 	// compiled, so it may run concurrently.
 	gridWarm atomic.Bool
+	// weightsPath is the local file Config.Weights resolved to, once known.
+	weightsPath string
 }
 
 // NewModel makes a model with fresh (not yet initialised) variables. cfg.VocabSize is set from

@@ -8,6 +8,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -189,7 +190,7 @@ func TestInterruptedRunResumesExactly(t *testing.T) {
 		t.Fatalf("epochs: %d straight, %d resumed", len(a), len(b))
 	}
 	for i := range a {
-		if a[i] != b[i] {
+		if !reflect.DeepEqual(a[i], b[i]) {
 			t.Errorf("epoch %d: straight %+v, resumed %+v", i+1, a[i], b[i])
 		}
 	}

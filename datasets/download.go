@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/attncap/attncap/internal/progress"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -195,20 +196,17 @@ func fetchResuming(ctx context.Context, opts DownloadOptions, url, part, name st
 	if resp.ContentLength >= 0 {
 		total = offset + resp.ContentLength
 	}
-	bar := progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(opts.Progress),
-		progressbar.OptionSetDescription(name),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(200_000_000),
-		progressbar.OptionShowCount(),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(opts.Progress) }),
-		progressbar.OptionSetPredictTime(true),
-	)
-	_ = bar.Set64(offset)
-	n, copyErr := io.Copy(io.MultiWriter(f, bar), resp.Body)
+	var dst io.Writer = f
+	bar := progress.New(opts.Progress, total, name, progressbar.OptionShowBytes(true), progressbar.OptionSetPredictTime(true))
+	if bar != nil {
+		_ = bar.Set64(offset)
+		dst = io.MultiWriter(f, bar)
+	}
+	n, copyErr := io.Copy(dst, resp.Body)
 	closeErr := f.Close()
-	_ = bar.Finish()
+	if bar != nil {
+		_ = bar.Finish()
+	}
 	if copyErr != nil {
 		return fmt.Errorf("transfer broke off after %d bytes (rerun to resume): %w", offset+n, copyErr)
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -32,7 +33,7 @@ func main() {
 	hidden := flag.Int("hidden", 0, "LSTM hidden size (default 512; 256 for tiny)")
 	attention := flag.Int("attention", 0, "attention size (default 512; 128 for tiny)")
 	dropout := flag.Float64("dropout", -1, "dropout before the output layer (default 0.5; 0.2 for tiny)")
-	minCount := flag.Int("min-count", 0, "words seen fewer times in train captions map to <unk> (default 5)")
+	minCount := flag.Int("min-count", 5, "words seen fewer times in train captions map to <unk>")
 	batch := flag.Int("batch", 0, "captions per training step (default 64)")
 	epochs := flag.Int("epochs", 0, "maximum epochs (default 30; 8 for tiny)")
 	lr := flag.Float64("lr", 0, "Adam learning rate (default 1e-3; 2e-3 for tiny)")
@@ -43,7 +44,10 @@ func main() {
 	testBeam := flag.Int("test-beam", 0, "beam width for the final test evaluation (default 3)")
 	flip := flag.Bool("flip", false, "random horizontal flips when the encoder is trained (wrong for captions that say left/right)")
 	out := flag.String("out", "", "run folder (default runs/<dataset>-<encoder>)")
-	resume := flag.Bool("resume", false, "continue the run in -out exactly where it stopped")
+	resume := flag.Bool("resume", false, "continue the run in -out exactly where it stopped, with its own options (only -epochs, -patience, -test-beam, -no-test may change)")
+	noVal := flag.Bool("no-val", false, "train without validation (for a dataset without a val split): constant learning rate, no early stop, the last epoch's model is kept")
+	noTest := flag.Bool("no-test", false, "skip the final test (for a dataset without a test split)")
+	rebuild := flag.Bool("rebuild-features", false, "recompute the cached encoder features instead of reusing them")
 	seed := flag.Uint64("seed", 1, "random seed (initialisation, data order, dropout, augmentation)")
 	backendName := flag.String("backend", "", "go (default), xla:cuda, xla:cpu, … (default: $GOMLX_BACKEND or go)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
@@ -62,6 +66,8 @@ func main() {
 		fmt.Fprintf(os.Stderr, "train: unexpected arguments %q (flags go before them; see -help)\n", flag.Args())
 		os.Exit(2)
 	}
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	enc := *encoder
 	if enc == "" {
 		enc = "resnet50"
@@ -69,28 +75,48 @@ func main() {
 			enc = "tiny"
 		}
 	}
-	opts := captioner.DefaultTrainOptions(enc)
-	opts.Data, opts.Images, opts.AllowMissing, opts.Resume, opts.Seed = *data, *images, *allowMissing, *resume, *seed
-	opts.Model.Encoder, opts.Model.FineTuneFrom, opts.Model.GridSize = enc, *finetune, *grid
-	setIf(&opts.Model.Weights, *weights, *weights != "")
-	setIf(&opts.Model.ImageSize, *imageSize, *imageSize > 0)
-	setIf(&opts.Model.EmbedDim, *embed, *embed > 0)
-	setIf(&opts.Model.HiddenDim, *hidden, *hidden > 0)
-	setIf(&opts.Model.AttentionDim, *attention, *attention > 0)
-	setIf(&opts.Model.Dropout, *dropout, *dropout >= 0)
-	setIf(&opts.MinCount, *minCount, *minCount > 0)
-	setIf(&opts.Batch, *batch, *batch > 0)
-	setIf(&opts.Epochs, *epochs, *epochs > 0)
-	setIf(&opts.LR, *lr, *lr > 0)
-	setIf(&opts.EncoderLR, *encoderLR, *encoderLR > 0)
-	setIf(&opts.Patience, *patience, *patience > 0)
-	setIf(&opts.Beam, *beam, *beam > 0)
-	setIf(&opts.TestBeam, *testBeam, *testBeam > 0)
-	opts.Flip = *flip
-	opts.Out = *out
-	if opts.Out == "" {
-		opts.Out = "runs/" + strings.TrimSuffix(baseName(*data), ".json") + "-" + enc
+	runDir := *out
+	if runDir == "" {
+		runDir = "runs/" + strings.TrimSuffix(baseName(*data), ".json") + "-" + enc
 	}
+	// A fresh run starts from the encoder's defaults; a resumed one from the options it was
+	// started with, so that only the flags given now can differ (and Train refuses those that
+	// would change the run).
+	opts, fromRun := captioner.DefaultTrainOptions(enc), false
+	if *resume {
+		saved, err := captioner.LoadRunOptions(runDir)
+		switch {
+		case err == nil:
+			opts, fromRun = saved, true
+		case !errors.Is(err, fs.ErrNotExist): // a run from before options.json: defaults, as it was started
+			fail(err)
+		}
+	}
+	setIf(&opts.Data, *data, set["data"] || !fromRun)
+	setIf(&opts.Images, *images, set["images"])
+	setIf(&opts.AllowMissing, *allowMissing, set["allow-missing"])
+	setIf(&opts.Model.Encoder, enc, set["encoder"] || !fromRun)
+	setIf(&opts.Model.Weights, *weights, set["weights"])
+	setIf(&opts.Model.FineTuneFrom, *finetune, set["finetune"])
+	setIf(&opts.Model.ImageSize, *imageSize, set["image-size"])
+	setIf(&opts.Model.GridSize, *grid, set["grid"])
+	setIf(&opts.Model.EmbedDim, *embed, set["embed"])
+	setIf(&opts.Model.HiddenDim, *hidden, set["hidden"])
+	setIf(&opts.Model.AttentionDim, *attention, set["attention"])
+	setIf(&opts.Model.Dropout, *dropout, set["dropout"])
+	setIf(&opts.MinCount, *minCount, set["min-count"])
+	setIf(&opts.Batch, *batch, set["batch"])
+	setIf(&opts.Epochs, *epochs, set["epochs"])
+	setIf(&opts.LR, *lr, set["lr"])
+	setIf(&opts.EncoderLR, *encoderLR, set["encoder-lr"])
+	setIf(&opts.Patience, *patience, set["patience"])
+	setIf(&opts.Beam, *beam, set["beam"])
+	setIf(&opts.TestBeam, *testBeam, set["test-beam"])
+	setIf(&opts.Flip, *flip, set["flip"])
+	setIf(&opts.Seed, *seed, set["seed"])
+	setIf(&opts.NoValidation, *noVal, set["no-val"])
+	setIf(&opts.NoTest, *noTest, set["no-test"])
+	opts.Out, opts.Resume, opts.RebuildFeatures = runDir, *resume, *rebuild
 	opts.Progress = os.Stderr
 	opts.Logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 
@@ -109,9 +135,13 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	fmt.Printf("\ntrained %d epochs in %s; best val BLEU-4 %.4f at epoch %d (model in %s/best)\n",
-		res.Epochs, res.Elapsed.Round(1e9), res.BestValBLEU, res.BestEpoch, opts.Out)
-	if len(res.Samples) > 0 {
+	if opts.NoValidation {
+		fmt.Printf("\ntrained %d epochs in %s without validation; the last epoch's model is in %s/best\n", res.Epochs, res.Elapsed.Round(1e9), opts.Out)
+	} else {
+		fmt.Printf("\ntrained %d epochs in %s; best val BLEU-4 %.4f at epoch %d (model in %s/best)\n",
+			res.Epochs, res.Elapsed.Round(1e9), res.BestValBLEU, res.BestEpoch, opts.Out)
+	}
+	if res.Tested {
 		fmt.Println("\nsample test captions:")
 		for _, s := range res.Samples {
 			fmt.Printf("  %s\n    generated: %s\n    reference: %s\n", baseName(s.Image), s.Caption, s.References[0])
