@@ -132,7 +132,7 @@ func TestResumeRefusesOptionsThatChangeTheRun(t *testing.T) {
 	if !errors.As(err, &roe) {
 		t.Fatalf("resume with other -batch, -lr and -hidden: err = %v", err)
 	}
-	want := []string{"-batch 32 (the run: 40)", "-lr 0.5 (the run: 0.003)", "-hidden 128 (the run: 64)"}
+	want := []string{"-hidden 128 (the run: 64)", "-batch 32 (the run: 40)", "-lr 0.5 (the run: 0.003)"} // in TrainOptions' order
 	if strings.Join(roe.Differences, "|") != strings.Join(want, "|") {
 		t.Errorf("differences %q, want %q", roe.Differences, want)
 	}
@@ -147,7 +147,7 @@ func TestCompareOptionsSeparatesSafeOptions(t *testing.T) {
 	now.Epochs, now.TestBeam, now.Seed, now.Model.Mean[0] = 20, 5, 9, 0.5
 	now.Out, now.CacheDir, now.RebuildFeatures = "elsewhere", "/tmp/x", true // not part of the run
 	refused, changed := CompareOptions(saved, now)
-	if got := strings.Join(refused, "|"); got != "-seed 9 (the run: 1)|Model.Mean [0.5 0.456 0.406] (the run: [0.485 0.456 0.406])" {
+	if got := strings.Join(refused, "|"); got != "Model.Mean [0.5 0.456 0.406] (the run: [0.485 0.456 0.406])|-seed 9 (the run: 1)" {
 		t.Errorf("refused: %s", got)
 	}
 	if got := strings.Join(changed, "|"); got != "-epochs 20 (the run: 8)|-test-beam 5 (the run: 3)" {
