@@ -51,10 +51,11 @@ func EvaluateSplit(m *Model, ds *datasets.Dataset, split datasets.Split, opts De
 	ev.Captions = caps
 	annID := int64(0)
 	for i, e := range examples {
-		ev.Results = append(ev.Results, metrics.COCOResult{ImageID: int64(i), Caption: strings.Join(caps[i].Words, " ")})
-		ev.Annotations.Images = append(ev.Annotations.Images, datasets.COCOImage{ID: int64(i), FileName: filepath.Base(e.Image)})
+		id := datasets.IntID(int64(i))
+		ev.Results = append(ev.Results, metrics.COCOResult{ImageID: id, Caption: strings.Join(caps[i].Words, " ")})
+		ev.Annotations.Images = append(ev.Annotations.Images, datasets.COCOImage{ID: id, FileName: filepath.Base(e.Image)})
 		for _, c := range e.Captions {
-			ev.Annotations.Annotations = append(ev.Annotations.Annotations, datasets.COCOAnnotation{ID: annID, ImageID: int64(i), Caption: c})
+			ev.Annotations.Annotations = append(ev.Annotations.Annotations, datasets.COCOAnnotation{ID: datasets.IntID(annID), ImageID: id, Caption: c})
 			annID++
 		}
 	}

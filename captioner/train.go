@@ -204,7 +204,7 @@ func (r *trainRun) interrupted(res *TrainResult) (*TrainResult, error) {
 		return nil, fmt.Errorf("train: interrupted, and saving failed: %w", err)
 	}
 	res.Interrupted, res.Epochs, res.Elapsed = true, r.state.Epoch, seconds(r.state.Seconds)
-	return res, fmt.Errorf("%w at epoch %d, batch %d; state saved in %s (continue with -resume)", ErrInterrupted, r.state.Epoch+1, r.state.Batch, r.opts.Out)
+	return res, fmt.Errorf("%w at epoch %d, batch %d; state saved in %s; resume it with -resume (TrainOptions.Resume)", ErrInterrupted, r.state.Epoch+1, r.state.Batch, r.opts.Out)
 }
 
 // finalTest decodes the test split with the best model and scores it.

@@ -44,6 +44,22 @@ func findImageDir(dir string, names []string) string {
 	return ""
 }
 
+// flickr8kImages chooses the image folder of a Flickr8k-layout folder: the -images folder, else
+// the first of Flickr8kImageDirs in it. Its images can be downloaded, and messages say how.
+func flickr8kImages(dir, given string) (imageSource, error) {
+	download := flickr8kDownloadCommand(dir)
+	if given != "" {
+		src, err := givenImageDir(given)
+		src.Download = download
+		return src, err
+	}
+	if found := findImageDir(dir, Flickr8kImageDirs); found != "" {
+		return imageSource{Dir: found, Download: download}, nil
+	}
+	return imageSource{}, fmt.Errorf("flickr8k %s: no image folder: looked for %s in it; download the images (%s) or pass the image folder with -images DIR",
+		dir, folderList(Flickr8kImageDirs), download)
+}
+
 // TokenFileIssue is one line of a caption file that could not be used.
 type TokenFileIssue struct {
 	Line   int
@@ -140,18 +156,19 @@ func readImageList(path string) ([]string, error) {
 
 // LoadFlickr8k reads a folder in the official Flickr8k layout: Flickr8k.token.txt and the three
 // Flickr_8k.*Images.txt split lists (at the top or under Flickr8k_text/) and the images under
-// one of Flickr8kImageDirs. Images in no split list are left out; images of a split list
-// with no caption are dropped with a warning.
+// one of Flickr8kImageDirs (or opts.Images). Images in no split list are left out; images of a
+// split list with no caption are dropped with a warning.
 func LoadFlickr8k(dir string, opts LoadOptions) (*Dataset, error) {
 	tokenFile := findFlickr8kTokenFile(dir)
 	if tokenFile == "" {
 		return nil, fmt.Errorf("flickr8k %s: %s not found (looked in the folder and in Flickr8k_text/)", dir, flickr8kTokenFile)
 	}
 	textDir := filepath.Dir(tokenFile)
-	imageDir := findImageDir(dir, Flickr8kImageDirs)
-	if imageDir == "" {
-		return nil, fmt.Errorf("flickr8k %s: no image folder; looked for %s", dir, strings.Join(Flickr8kImageDirs, ", "))
+	src, err := flickr8kImages(dir, opts.Images)
+	if err != nil {
+		return nil, err
 	}
+	imageDir := src.Dir
 	d := &Dataset{Name: "flickr8k " + dir}
 
 	f, err := os.Open(tokenFile)
@@ -195,7 +212,7 @@ func LoadFlickr8k(dir string, opts LoadOptions) (*Dataset, error) {
 		}
 	}
 	d.sortExamples()
-	if err := d.resolveImages(imageDir, opts.AllowMissing); err != nil {
+	if err := d.resolveImages(src, opts.AllowMissing); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -61,9 +61,26 @@ func ParseCaptionsCSV(r io.Reader) (captions map[string][]string, order []string
 	return captions, order, issues, nil
 }
 
-// LoadKaggle reads Kaggle's Flickr8k/Flickr30k layout: captions.txt and an Images/ folder. The
-// official split lists (Flickr_8k.*Images.txt) are used when they sit in the folder; otherwise
-// images sorted by name are split 75% / 12.5% / 12.5% into train/val/test, with a warning.
+// kaggleImageDirs are the image folders looked for beside Kaggle's captions.txt, in order.
+var kaggleImageDirs = []string{"Images", "images", "Flicker8k_Dataset", "Flickr8k_Dataset", "flickr30k_images"}
+
+// kaggleImages chooses the image folder of a Kaggle folder: the -images folder, else the first
+// of kaggleImageDirs in it.
+func kaggleImages(dir, given string) (imageSource, error) {
+	if given != "" {
+		return givenImageDir(given)
+	}
+	if found := findImageDir(dir, kaggleImageDirs); found != "" {
+		return imageSource{Dir: found}, nil
+	}
+	return imageSource{}, fmt.Errorf("kaggle captions %s: no image folder beside it: looked for %s; pass the image folder with -images DIR",
+		filepath.Join(dir, "captions.txt"), folderList(kaggleImageDirs))
+}
+
+// LoadKaggle reads Kaggle's Flickr8k/Flickr30k layout: captions.txt and an Images/ folder (or
+// opts.Images). The official split lists (Flickr_8k.*Images.txt) are used when they sit in the
+// folder; otherwise images sorted by name are split 75% / 12.5% / 12.5% into train/val/test,
+// with a warning.
 func LoadKaggle(dir string, opts LoadOptions) (*Dataset, error) {
 	path := filepath.Join(dir, "captions.txt")
 	f, err := os.Open(path)
@@ -75,10 +92,11 @@ func LoadKaggle(dir string, opts LoadOptions) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kaggle captions %s: %w", path, err)
 	}
-	imageDir := findImageDir(dir, []string{"Images", "images", "Flicker8k_Dataset", "Flickr8k_Dataset", "flickr30k_images"})
-	if imageDir == "" {
-		return nil, fmt.Errorf("kaggle captions %s: no image folder beside it (looked for Images/)", path)
+	src, err := kaggleImages(dir, opts.Images)
+	if err != nil {
+		return nil, err
 	}
+	imageDir := src.Dir
 	d := &Dataset{Name: "kaggle " + dir}
 	d.reportIssues(path, issues)
 
@@ -124,7 +142,7 @@ func LoadKaggle(dir string, opts LoadOptions) (*Dataset, error) {
 		}
 	}
 	d.sortExamples()
-	if err := d.resolveImages(imageDir, opts.AllowMissing); err != nil {
+	if err := d.resolveImages(src, opts.AllowMissing); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -41,13 +41,46 @@ func (d *Dataset) TokenizeSplit(s Split) [][]string {
 }
 
 // BuildVocab builds the vocabulary from the training split only (so val/test words never leak
-// into the model).
+// into the model). It is an error when the split is empty, or when minCount keeps no word (only
+// the four special tokens): the message names -min-count and the count of the most frequent
+// word, the highest value that keeps one.
 func (d *Dataset) BuildVocab(minCount int) (*text.Vocab, error) {
 	train := d.TokenizeSplit(Train)
 	if len(train) == 0 {
 		return nil, fmt.Errorf("%s: the train split is empty; a vocabulary needs training captions", d.Name)
 	}
-	return text.BuildVocab(train, minCount), nil
+	v := text.BuildVocab(train, minCount)
+	if v.Size() > len(specialTokens) {
+		return v, nil
+	}
+	word, count := text.MostFrequent(train)
+	if count == 0 {
+		return nil, fmt.Errorf("%s: the train captions hold no word once tokenized (only punctuation?); a vocabulary needs words", d.Name)
+	}
+	times := "times"
+	if count == 1 {
+		times = "time"
+	}
+	return nil, fmt.Errorf("%s: -min-count %d keeps no word in the vocabulary: the most frequent train word, %q, occurs %d %s; use -min-count %d or lower",
+		d.Name, minCount, word, count, times, count)
+}
+
+// specialTokens are the tokens every vocabulary starts with.
+var specialTokens = []string{text.PadToken, text.StartToken, text.EndToken, text.UnkToken}
+
+// MaxUnknownShare is the share of the train split's word tokens mapped to <unk> above which
+// UnknownShareWarning warns: past it, a lower min-count keeps words the captions need.
+const MaxUnknownShare = 0.05
+
+// UnknownShareWarning says, when v (built with BuildVocab) maps more than MaxUnknownShare of
+// the train split's word tokens to <unk>, how many and what to do; "" otherwise.
+func (d *Dataset) UnknownShareWarning(v *text.Vocab) string {
+	unknown, total := v.CountUnknown(d.TokenizeSplit(Train))
+	if total == 0 || float64(unknown) <= MaxUnknownShare*float64(total) {
+		return ""
+	}
+	return fmt.Sprintf("%s: -min-count %d maps %.1f%% of the train split's word tokens (%d of %d) to <unk>, over %.0f%%; a lower -min-count keeps more words",
+		d.Name, v.MinCount, 100*float64(unknown)/float64(total), unknown, total, 100*MaxUnknownShare)
 }
 
 // Summarize counts images and captions per split and the captions that encoding to maxLen
@@ -120,7 +153,9 @@ type PrepareOptions struct {
 }
 
 // Prepare resolves and loads the dataset named by data (a path or "shapes"), checks every
-// image header, builds the vocabulary from the train split, saves it, and summarises the set.
+// image header, builds the vocabulary from the train split (warning through opts.Warn when
+// MinCount maps over MaxUnknownShare of its word tokens to <unk>), saves it, and summarises
+// the set.
 // It returns the summary and where the vocabulary was saved.
 func Prepare(data string, opts PrepareOptions) (Summary, string, error) {
 	path, err := ResolveData(data)
@@ -142,6 +177,9 @@ func Prepare(data string, opts PrepareOptions) (Summary, string, error) {
 	vocab, err := d.BuildVocab(opts.MinCount)
 	if err != nil {
 		return Summary{}, "", err
+	}
+	if w := d.UnknownShareWarning(vocab); w != "" && opts.Warn != nil {
+		opts.Warn(w)
 	}
 	vocabPath := opts.VocabPath
 	if vocabPath == "" {

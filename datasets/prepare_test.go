@@ -50,3 +50,61 @@ func TestPrepareNamesUnreadableImages(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestBuildVocabNamesAMinCountThatKeepsNoWord(t *testing.T) {
+	dir := flickr8kFixture(t, "Flicker8k_Dataset", ".")
+	d, err := Load(dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Train words: a ×4, dog ×2, the others once.
+	if _, err := d.BuildVocab(4); err != nil {
+		t.Fatalf("-min-count 4 keeps \"a\": %v", err)
+	}
+	_, err = d.BuildVocab(5)
+	want := d.Name + `: -min-count 5 keeps no word in the vocabulary: the most frequent train word, "a", occurs 4 times; use -min-count 4 or lower`
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+	// Prepare refuses it too, before saving anything.
+	vocabPath := filepath.Join(t.TempDir(), "v.json")
+	if _, _, err := Prepare(dir, PrepareOptions{MinCount: 5, VocabPath: vocabPath}); err == nil || err.Error() != want {
+		t.Fatalf("Prepare: %v", err)
+	}
+	if fileExists(vocabPath) {
+		t.Fatal("a vocabulary was saved")
+	}
+	// Captions with no word at all.
+	d.Examples = []Example{{Image: "x.jpg", Captions: []string{". , !"}, Split: Train}}
+	if _, err := d.BuildVocab(1); err == nil || err.Error() != d.Name+": the train captions hold no word once tokenized (only punctuation?); a vocabulary needs words" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestPrepareWarnsWhenMinCountMakesManyWordsUnknown(t *testing.T) {
+	dir := flickr8kFixture(t, "Flicker8k_Dataset", ".")
+	for _, c := range []struct {
+		minCount int
+		want     string
+	}{
+		// 13 train tokens; -min-count 2 keeps a (4) and dog (2): 7 of 13 map to <unk>.
+		{2, "flickr8k " + dir + ": -min-count 2 maps 53.8% of the train split's word tokens (7 of 13) to <unk>, over 5%; a lower -min-count keeps more words"},
+		{1, ""},
+	} {
+		var warnings []string
+		_, _, err := Prepare(dir, PrepareOptions{MinCount: c.minCount, VocabPath: filepath.Join(t.TempDir(), "v.json"),
+			Warn: func(m string) { warnings = append(warnings, m) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for _, w := range warnings {
+			if strings.Contains(w, "<unk>") {
+				got = w
+			}
+		}
+		if got != c.want {
+			t.Errorf("-min-count %d: warning %q, want %q", c.minCount, got, c.want)
+		}
+	}
+}

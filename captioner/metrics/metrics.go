@@ -255,3 +255,26 @@ func CIDErD(examples []Example) float64 {
 	}
 	return total / float64(len(examples))
 }
+
+// CIDErMinImages is the number of evaluated images below which CIDErWarning warns. CIDEr-D
+// weighs an n-gram by ln(N/df), its document frequency df counted over the references of the
+// N evaluated images only. A word found in 10% of the images has df ≈ 0.1·N ± √(0.09·N): at
+// N = 50, 5 ± 2.1, so its weight ln(N/df) ≈ 2.3 moves by about 20% from one draw of 50 images
+// to another, and by more with fewer images; n-grams in every image weigh 0, and with a single
+// image every weight is ln 1 = 0.
+const CIDErMinImages = 50
+
+// CIDErWarning says why a CIDEr-D over nImages images is not to be trusted when nImages is
+// below CIDErMinImages; "" otherwise (and for no image).
+func CIDErWarning(nImages int) string {
+	switch {
+	case nImages <= 0 || nImages >= CIDErMinImages:
+		return ""
+	case nImages == 1:
+		return "CIDEr-D of a single image is 0 by construction: its n-gram weights ln(N/df) are ln(1/1) = 0; " +
+			fmt.Sprintf("score at least %d images", CIDErMinImages)
+	}
+	return fmt.Sprintf("CIDEr-D over %d images is unstable: its n-gram weights come from the evaluated images' "+
+		"references, and below %d images they swing with the choice of images (by 20%% or more); compare CIDEr "+
+		"only over the same, larger set of images, such as a whole test split", nImages, CIDErMinImages)
+}

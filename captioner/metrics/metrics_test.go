@@ -182,10 +182,13 @@ print(json.dumps([corpus_bleu(refs, hyps, weights=w) for w in [(1,), (.5,.5), (1
 func TestEvaluateCOCONamesBadResults(t *testing.T) {
 	ann := &COCOAnnotations{}
 	for i, c := range []string{"A dog runs.", "A cat sits.", "Two birds fly."} {
-		ann.Images = append(ann.Images, datasets.COCOImage{ID: int64(i + 1), FileName: "x.jpg"})
-		ann.Annotations = append(ann.Annotations, datasets.COCOAnnotation{ID: int64(10 + i), ImageID: int64(i + 1), Caption: c})
+		ann.Images = append(ann.Images, datasets.COCOImage{ID: datasets.IntID(int64(i + 1)), FileName: "x.jpg"})
+		ann.Annotations = append(ann.Annotations, datasets.COCOAnnotation{ID: datasets.IntID(int64(10 + i)), ImageID: datasets.IntID(int64(i + 1)), Caption: c})
 	}
-	good := []COCOResult{{1, "a dog runs"}, {2, "a cat sits"}, {3, "two birds fly"}}
+	res := func(id int64, caption string) COCOResult {
+		return COCOResult{ImageID: datasets.IntID(id), Caption: caption}
+	}
+	good := []COCOResult{res(1, "a dog runs"), res(2, "a cat sits"), res(3, "two birds fly")}
 	s, err := EvaluateCOCO(ann, good)
 	if err != nil {
 		t.Fatal(err)
@@ -196,13 +199,15 @@ func TestEvaluateCOCONamesBadResults(t *testing.T) {
 		res  []COCOResult
 		want string
 	}{
-		{append(good[:3:3], COCOResult{7, "x"}), "not in the annotations: 7"},
-		{append(good[:3:3], COCOResult{2, "again"}), "more than one caption: 2"},
-		{good[:2], "have no caption: 3"},
+		{append(good[:3:3], res(7, "x"), res(9, "y"), res(7, "z")), "the results caption 2 image ids not in the annotations: 7, 9"},
+		{append(good[:3:3], res(2, "again")), "the results caption 1 image id more than once: 2"},
+		{good[:1], "the results have no caption for 2 annotated images: 2, 3"},
+		{[]COCOResult{res(1, "a"), res(2, "b"), {ImageID: datasets.StringID("3"), Caption: "c"}},
+			`the results' image ids mix integers (first: 1) and strings (first: "3"); write every image id with one type (all integers or all strings)`},
 	}
 	for _, c := range cases {
-		if _, err := EvaluateCOCO(ann, c.res); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("err = %v, want %q", err, c.want)
+		if _, err := EvaluateCOCO(ann, c.res); err == nil || err.Error() != c.want {
+			t.Errorf("err = %v\nwant %s", err, c.want)
 		}
 	}
 }

@@ -107,7 +107,26 @@ func TestVocabSaveLoadRoundTripAndErrors(t *testing.T) {
 	if _, err := LoadVocab(bad); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("non-JSON: err = %v", err)
 	}
+	os.WriteFile(bad, []byte(`{"words": "a b c"}`), 0o644)
+	if _, err := LoadVocab(bad); err == nil || err.Error() != "vocabulary "+bad+`: near byte offset 17 (line 1, column 18): "words" is a string, want a list` {
+		t.Fatalf("words a string: err = %v", err)
+	}
 	if _, err := LoadVocab(filepath.Join(dir, "absent.json")); err == nil {
 		t.Fatal("missing file gave no error")
+	}
+}
+
+func TestMostFrequentAndCountUnknown(t *testing.T) {
+	caps := [][]string{{"a", "dog", "<unk>"}, {"a", "cat"}, {"b", "b", "<unk>", "<unk>"}}
+	// "<unk>" written in a caption is no word; a and b tie at 2, a first.
+	if w, c := MostFrequent(caps); w != "a" || c != 2 {
+		t.Fatalf("MostFrequent = %q, %d; want \"a\", 2", w, c)
+	}
+	if w, c := MostFrequent([][]string{{}}); w != "" || c != 0 {
+		t.Fatalf("MostFrequent of nothing = %q, %d", w, c)
+	}
+	v := BuildVocab(caps, 2)
+	if u, n := v.CountUnknown(caps); u != 5 || n != 9 {
+		t.Fatalf("CountUnknown = %d of %d; want 5 of 9 (dog, cat and the three <unk>)", u, n)
 	}
 }

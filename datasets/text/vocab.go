@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/attncap/attncap/internal/atomicfile"
+	"github.com/attncap/attncap/internal/jsonfile"
 )
 
 // Special tokens, always the first four ids of every Vocab.
@@ -69,6 +70,40 @@ func BuildVocab(tokenized [][]string, minCount int) *Vocab {
 	v := &Vocab{Words: append([]string{PadToken, StartToken, EndToken, UnkToken}, words...), MinCount: minCount}
 	v.index()
 	return v
+}
+
+// MostFrequent returns the most frequent word of tokenized captions (ties: the alphabetically
+// first) and its count, the special tokens left out: the highest min-count that keeps a word.
+// It returns "" and 0 when the captions hold no word.
+func MostFrequent(tokenized [][]string) (word string, count int) {
+	counts := map[string]int{}
+	for _, caption := range tokenized {
+		for _, w := range caption {
+			if !isSpecial(w) {
+				counts[w]++
+			}
+		}
+	}
+	for w, c := range counts {
+		if c > count || (c == count && w < word) {
+			word, count = w, c
+		}
+	}
+	return word, count
+}
+
+// CountUnknown returns how many of the tokens of tokenized captions v maps to <unk>, and how
+// many tokens there are.
+func (v *Vocab) CountUnknown(tokenized [][]string) (unknown, total int) {
+	for _, caption := range tokenized {
+		for _, w := range caption {
+			if v.ID(w) == UnkID {
+				unknown++
+			}
+		}
+		total += len(caption)
+	}
+	return unknown, total
 }
 
 func isSpecial(w string) bool {
@@ -158,8 +193,11 @@ func LoadVocab(path string) (*Vocab, error) {
 		return nil, fmt.Errorf("vocabulary: %w", err)
 	}
 	v := &Vocab{}
+	if err := jsonfile.Check(path, data, `a vocabulary: {"words": ["<pad>", "<start>", "<end>", "<unk>", …]}`); err != nil {
+		return nil, fmt.Errorf("vocabulary %w", err)
+	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return nil, fmt.Errorf("vocabulary %s: not a vocabulary JSON file: %w", path, err)
+		return nil, fmt.Errorf("vocabulary %w", jsonfile.Describe(path, data, err))
 	}
 	specials := []string{PadToken, StartToken, EndToken, UnkToken}
 	if len(v.Words) < len(specials) {

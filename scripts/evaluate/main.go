@@ -5,13 +5,18 @@
 //
 // The first form scores a COCO results file against a COCO captions annotation file; the second
 // captions a dataset split with a trained model first (and can write both files, so that the
-// numbers can be reproduced with either form, or with pycocoevalcap).
+// numbers can be reproduced with either form, or with pycocoevalcap). Files that are not what
+// they should be (an instances file, results without "caption", mixed id types) are an error
+// naming the file and the entry; a CIDEr-D over too few images to trust gets a warning on
+// stderr.
 package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/attncap/attncap/captioner"
@@ -20,65 +25,123 @@ import (
 	"github.com/attncap/attncap/internal/atomicfile"
 )
 
-func main() {
-	annotations := flag.String("annotations", "", "COCO captions annotation file (images, annotations)")
-	results := flag.String("results", "", "with -annotations: the COCO results file to score; with -checkpoint: where to write the captions as one")
-	jsonOut := flag.String("json", "", "also write the scores as JSON to this file")
-	checkpoint := flag.String("checkpoint", "", "run folder (its best model) or model folder to caption with")
-	data := flag.String("data", "", "with -checkpoint: dataset folder, .json, or shapes")
-	images := flag.String("images", "", "image folder, for a Karpathy or COCO .json")
-	split := flag.String("split", "test", "with -checkpoint: split to caption")
-	beam := flag.Int("beam", 3, "beam width (1: greedy)")
-	batch := flag.Int("batch", 16, "images per decoding batch")
-	annOut := flag.String("annotations-out", "", "with -checkpoint: write the split's references as a COCO annotation file")
-	allowMissing := flag.Bool("allow-missing", false, "drop images missing on disk")
-	backendName := flag.String("backend", "", "go (default), xla:cuda, … (default: $GOMLX_BACKEND or go)")
-	flag.Parse()
+const usage = "usage: go run ./scripts/evaluate -annotations A.json -results R.json [-json OUT.json]\n" +
+	"   or: go run ./scripts/evaluate -checkpoint RUN_DIR -data DIR -split test [-beam 3] [-json OUT.json] [-results R.json]"
 
-	var scores metrics.Scores
-	switch {
-	case *annotations != "" && *results != "" && *checkpoint == "":
-		ann, err := metrics.LoadCOCOAnnotations(*annotations)
-		check(err)
-		res, err := metrics.LoadCOCOResults(*results)
-		check(err)
-		scores, err = metrics.EvaluateCOCO(ann, res)
-		check(err)
-	case *checkpoint != "" && *data != "":
-		s, err := datasets.ParseSplit(*split)
-		check(err)
-		backend, desc, err := captioner.NewBackend(*backendName)
-		check(err)
-		fmt.Fprintln(os.Stderr, "backend:", desc)
-		m, err := captioner.OpenModel(backend, *checkpoint)
-		check(err)
-		path, err := datasets.ResolveData(*data)
-		check(err)
-		ds, err := datasets.Load(path, datasets.LoadOptions{Images: *images, AllowMissing: *allowMissing})
-		check(err)
-		ev, err := captioner.EvaluateSplit(m, ds, s, captioner.DecodeOptions{Beam: *beam, SkipAttention: true}, *batch, os.Stderr)
-		check(err)
-		scores = ev.Scores
-		if *results != "" {
-			check(metrics.WriteCOCOResults(*results, ev.Results))
-		}
-		if *annOut != "" {
-			check(writeJSON(*annOut, ev.Annotations))
-		}
-	default:
-		fmt.Fprintln(os.Stderr, "usage: go run ./scripts/evaluate -annotations A.json -results R.json [-json OUT.json]\n"+
-			"   or: go run ./scripts/evaluate -checkpoint RUN_DIR -data DIR -split test [-beam 3] [-json OUT.json] [-results R.json]")
-		os.Exit(2)
+// options are the command's flags.
+type options struct {
+	annotations, results, jsonOut, checkpoint, data, images, split, annOut, backend string
+	beam, batch                                                                     int
+	allowMissing                                                                    bool
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run is the command: scores go to stdout, messages and warnings to stderr; it returns the exit
+// status (2 for bad usage, 1 for an error).
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
+		return 2
 	}
-	fmt.Printf("%-8s %s\n", "metric", "score")
+	var scores metrics.Scores
+	var nImages int
+	switch {
+	case o.annotations != "" && o.results != "" && o.checkpoint == "":
+		scores, nImages, err = metrics.EvaluateCOCOFiles(o.annotations, o.results)
+	case o.checkpoint != "" && o.data != "":
+		scores, nImages, err = evaluateCheckpoint(o, stderr)
+	default:
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "evaluate:", err)
+		return 1
+	}
+	printScores(stdout, scores)
+	if w := metrics.CIDErWarning(nImages); w != "" {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if o.jsonOut != "" {
+		if err := writeJSON(o.jsonOut, scores); err != nil {
+			fmt.Fprintln(stderr, "evaluate:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.annotations, "annotations", "", "COCO captions annotation file (images, annotations)")
+	fs.StringVar(&o.results, "results", "", "with -annotations: the COCO results file to score; with -checkpoint: where to write the captions as one")
+	fs.StringVar(&o.jsonOut, "json", "", "also write the scores as JSON to this file")
+	fs.StringVar(&o.checkpoint, "checkpoint", "", "run folder (its best model) or model folder to caption with")
+	fs.StringVar(&o.data, "data", "", "with -checkpoint: dataset folder, .json, or shapes")
+	fs.StringVar(&o.images, "images", "", "image folder (default: found beside the dataset's files)")
+	fs.StringVar(&o.split, "split", "test", "with -checkpoint: split to caption")
+	fs.IntVar(&o.beam, "beam", 3, "beam width (1: greedy)")
+	fs.IntVar(&o.batch, "batch", 16, "images per decoding batch")
+	fs.StringVar(&o.annOut, "annotations-out", "", "with -checkpoint: write the split's references as a COCO annotation file")
+	fs.BoolVar(&o.allowMissing, "allow-missing", false, "drop images missing on disk")
+	fs.StringVar(&o.backend, "backend", "", "go (default), xla:cuda, … (default: $GOMLX_BACKEND or go)")
+	return o, fs.Parse(args)
+}
+
+// evaluateCheckpoint captions a dataset split with a trained model and scores it, writing the
+// results and annotation files when asked.
+func evaluateCheckpoint(o options, stderr io.Writer) (metrics.Scores, int, error) {
+	s, err := datasets.ParseSplit(o.split)
+	if err != nil {
+		return metrics.Scores{}, 0, err
+	}
+	backend, desc, err := captioner.NewBackend(o.backend)
+	if err != nil {
+		return metrics.Scores{}, 0, err
+	}
+	fmt.Fprintln(stderr, "backend:", desc)
+	m, err := captioner.OpenModel(backend, o.checkpoint)
+	if err != nil {
+		return metrics.Scores{}, 0, err
+	}
+	path, err := datasets.ResolveData(o.data)
+	if err != nil {
+		return metrics.Scores{}, 0, err
+	}
+	ds, err := datasets.Load(path, datasets.LoadOptions{Images: o.images, AllowMissing: o.allowMissing})
+	if err != nil {
+		return metrics.Scores{}, 0, err
+	}
+	ev, err := captioner.EvaluateSplit(m, ds, s, captioner.DecodeOptions{Beam: o.beam, SkipAttention: true}, o.batch, stderr)
+	if err != nil {
+		return metrics.Scores{}, 0, err
+	}
+	if o.results != "" {
+		if err := metrics.WriteCOCOResults(o.results, ev.Results); err != nil {
+			return metrics.Scores{}, 0, err
+		}
+	}
+	if o.annOut != "" {
+		if err := writeJSON(o.annOut, ev.Annotations); err != nil {
+			return metrics.Scores{}, 0, err
+		}
+	}
+	return ev.Scores, len(ev.Results), nil
+}
+
+// printScores writes the score table.
+func printScores(w io.Writer, scores metrics.Scores) {
+	fmt.Fprintf(w, "%-8s %s\n", "metric", "score")
 	for _, row := range []struct {
 		name string
 		v    float64
 	}{{"Bleu_1", scores.Bleu1}, {"Bleu_2", scores.Bleu2}, {"Bleu_3", scores.Bleu3}, {"Bleu_4", scores.Bleu4}, {"ROUGE_L", scores.RougeL}, {"CIDEr", scores.CIDEr}} {
-		fmt.Printf("%-8s %.6f\n", row.name, row.v)
-	}
-	if *jsonOut != "" {
-		check(writeJSON(*jsonOut, scores))
+		fmt.Fprintf(w, "%-8s %.6f\n", row.name, row.v)
 	}
 }
 
@@ -88,11 +151,4 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return atomicfile.WriteFile(path, append(data, '\n'))
-}
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "evaluate:", err)
-		os.Exit(1)
-	}
 }

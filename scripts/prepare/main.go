@@ -16,7 +16,7 @@ import (
 
 func main() {
 	data := flag.String("data", "", "Flickr8k-layout folder, Kaggle folder, Karpathy/COCO .json, or the word shapes")
-	images := flag.String("images", "", "image folder, for a Karpathy or COCO .json")
+	images := flag.String("images", "", "image folder (default: found beside the dataset's files)")
 	allowMissing := flag.Bool("allow-missing", false, "drop images that are listed but missing on disk, instead of failing")
 	minCount := flag.Int("min-count", text.DefaultMinCount, "words seen fewer times in the train split map to <unk>")
 	maxLen := flag.Int("max-len", text.DefaultMaxLen, "encoded caption length, <start> and <end> included")
