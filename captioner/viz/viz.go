@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"math"
 
 	xdraw "golang.org/x/image/draw"
 	"golang.org/x/image/font"
@@ -20,8 +21,14 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// Grid lays images out in rows of cols square cells of side cell pixels (each image scaled to
-// fit), with an optional label above each.
+// letterbox is the neutral grey around a non-square image in its Grid cell.
+var letterbox = color.RGBA{224, 224, 224, 255}
+
+// Grid lays images out in rows of cols square cells of side cell pixels, with an optional label
+// (one line, clipped to the cell) in a 16-pixel strip above each. Each image is scaled to fit
+// its cell keeping its aspect ratio and centred, the rest of the cell neutral grey (#e0e0e0); a
+// 200×100 image in a 100-pixel cell is drawn 100×50. The result is cols·cell pixels wide (cols
+// capped at len(images)) and rows·(cell+16) high, on white.
 func Grid(images []image.Image, labels []string, cols, cell int) *image.RGBA {
 	cols = max(1, min(cols, len(images)))
 	rows := (len(images) + cols - 1) / cols
@@ -30,14 +37,33 @@ func Grid(images []image.Image, labels []string, cols, cell int) *image.RGBA {
 	draw.Draw(out, out.Bounds(), image.White, image.Point{}, draw.Src)
 	for i, img := range images {
 		x, y := (i%cols)*cell, (i/cols)*(cell+labelH)
-		dst := image.Rect(x, y+labelH, x+cell, y+labelH+cell)
-		xdraw.CatmullRom.Scale(out, dst, img, img.Bounds(), xdraw.Src, nil)
+		box := image.Rect(x, y+labelH, x+cell, y+labelH+cell)
+		draw.Draw(out, box, image.NewUniform(letterbox), image.Point{}, draw.Src)
+		xdraw.CatmullRom.Scale(out, fit(img.Bounds(), box), img, img.Bounds(), xdraw.Src, nil)
 		if i < len(labels) {
 			d := font.Drawer{Dst: out, Src: image.Black, Face: basicfont.Face7x13, Dot: fixed.P(x+3, y+12)}
 			d.DrawString(clip(labels[i], cell/7))
 		}
 	}
 	return out
+}
+
+// fit is the largest rectangle with src's aspect ratio that fits in box, centred in it (sizes
+// rounded to whole pixels, at least 1×1).
+func fit(src, box image.Rectangle) image.Rectangle {
+	sw, sh := src.Dx(), src.Dy()
+	bw, bh := box.Dx(), box.Dy()
+	if sw <= 0 || sh <= 0 || bw <= 0 || bh <= 0 {
+		return image.Rectangle{Min: box.Min, Max: box.Min}
+	}
+	w, h := bw, bh
+	if sw*bh > sh*bw { // wider than the box: full width
+		h = max(1, int(math.Round(float64(bw)*float64(sh)/float64(sw))))
+	} else {
+		w = max(1, int(math.Round(float64(bh)*float64(sw)/float64(sh))))
+	}
+	x, y := box.Min.X+(bw-w)/2, box.Min.Y+(bh-h)/2
+	return image.Rect(x, y, x+w, y+h)
 }
 
 func clip(s string, n int) string {
