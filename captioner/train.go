@@ -225,6 +225,9 @@ func (r *trainRun) finalTest(res *TrainResult) error {
 	if res.Test, err = metrics.Evaluate(examplesFor(test, caps)); err != nil {
 		return err
 	}
+	if w := metrics.CIDErWarning(len(caps)); w != "" {
+		r.logf("warning: test %s", w)
+	}
 	res.Tested = true
 	for i := 0; i < min(5, len(caps)); i++ {
 		res.Samples = append(res.Samples, Sample{Image: test.images[i], Caption: strings.Join(caps[i].Words, " "), References: test.raw[i]})

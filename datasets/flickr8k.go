@@ -170,6 +170,9 @@ func LoadFlickr8k(dir string, opts LoadOptions) (*Dataset, error) {
 	}
 	imageDir := src.Dir
 	d := &Dataset{Name: "flickr8k " + dir}
+	if fileExists(filepath.Join(dir, ShapesInfoFile)) {
+		d.Name = "shapes (synthetic, Flickr8k layout) " + dir
+	}
 
 	f, err := os.Open(tokenFile)
 	if err != nil {

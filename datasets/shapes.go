@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -18,14 +19,25 @@ import (
 // DefaultShapesImages is the size of the synthetic set that `-data shapes` generates.
 const DefaultShapesImages = 3000
 
+// ShapesInfoFile, beside the Flickr8k-layout files of a generated shapes set, records how it
+// was generated; Load names such a set "shapes" rather than "flickr8k".
+const ShapesInfoFile = "shapes.json"
+
+// shapesInfo is the content of ShapesInfoFile.
+type shapesInfo struct {
+	Generator string        `json:"generator"`
+	Options   ShapesOptions `json:"options"`
+}
+
 // ShapesOptions configure GenerateShapes.
 type ShapesOptions struct {
 	// N is the number of images; 80% go to train, 10% to val, 10% to test.
-	N int
+	N int `json:"n"`
 	// Seed makes the set reproducible: the same seed and N give byte-identical files.
-	Seed uint64
+	Seed uint64 `json:"seed"`
 	// MinSize and MaxSize bound the image width and height in pixels (defaults 96 and 160).
-	MinSize, MaxSize int
+	MinSize int `json:"min_size"`
+	MaxSize int `json:"max_size"`
 }
 
 // The vocabulary of the synthetic world.
@@ -108,7 +120,12 @@ func GenerateShapes(dir string, opts ShapesOptions) error {
 		}
 		lists[list].WriteString(name + "\n")
 	}
+	info, err := json.MarshalIndent(shapesInfo{Generator: "attncap synthetic shapes", Options: opts}, "", "  ")
+	if err != nil {
+		return err
+	}
 	files := map[string]string{
+		ShapesInfoFile:    string(info) + "\n",
 		flickr8kTokenFile: tokens.String(),
 		flickr8kTrainList: lists[0].String(),
 		flickr8kDevList:   lists[1].String(),
@@ -266,13 +283,13 @@ func shapeCaptions(s []shape, w, h int) []string {
 }
 
 // ShapesCacheDir is where `-data shapes` keeps its generated set: the user's cache folder
-// (XDG_CACHE_HOME or ~/.cache) under attncap/shapes-N<n>-seed<s>-v1.
+// (XDG_CACHE_HOME or ~/.cache) under attncap/shapes-N<n>-seed<s>-v2 (v2: with shapes.json).
 func ShapesCacheDir(n int, seed uint64) (string, error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		return "", fmt.Errorf("shapes: no cache folder (%w); generate with `go run ./scripts/synth -out DIR` and pass -data DIR", err)
 	}
-	return filepath.Join(cache, "attncap", fmt.Sprintf("shapes-n%d-seed%d-v1", n, seed)), nil
+	return filepath.Join(cache, "attncap", fmt.Sprintf("shapes-n%d-seed%d-v2", n, seed)), nil
 }
 
 // EnsureShapes returns the folder of the cached synthetic set for n and seed, generating it on

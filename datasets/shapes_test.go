@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -174,5 +175,29 @@ func TestEnsureShapesCachesInUserCache(t *testing.T) {
 	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), "*.tmp-*"))
 	if len(leftovers) != 0 {
 		t.Fatalf("temporary folders left: %v", leftovers)
+	}
+}
+
+// A generated set says what it is: Load names it shapes, and shapes.json records its options.
+func TestGeneratedShapesAreNamedShapes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s")
+	opts := ShapesOptions{N: 12, Seed: 3, MinSize: 48, MaxSize: 64}
+	if err := GenerateShapes(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := Load(dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ds.Name, "shapes (synthetic") {
+		t.Errorf("name %q", ds.Name)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, ShapesInfoFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info shapesInfo
+	if err := json.Unmarshal(raw, &info); err != nil || info.Options != opts {
+		t.Errorf("%s: %s (%v)", ShapesInfoFile, raw, err)
 	}
 }

@@ -123,5 +123,25 @@ func Lines(title, xLabel, yLabel string, series ...Series) (image.Image, error) 
 		p.Legend.Add(s.Name, l)
 	}
 	p.Legend.Top = true
+	legendHeadroom(p, series)
 	return render(p, 6*vg.Inch, 3*vg.Inch), nil
+}
+
+// legendHeadroom extends the y axis above the data by a band for the legend (which sits at the
+// top right), so that the legend never covers a line.
+func legendHeadroom(p *plot.Plot, series []Series) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range series {
+		for _, y := range s.Y {
+			lo, hi = math.Min(lo, y), math.Max(hi, y)
+		}
+	}
+	if math.IsInf(lo, 0) || len(series) == 0 {
+		return
+	}
+	r := hi - lo
+	if r == 0 {
+		r = math.Max(math.Abs(hi), 1)
+	}
+	p.Y.Min, p.Y.Max = lo-0.05*r, hi+r*(0.05+0.14*float64(len(series)))
 }

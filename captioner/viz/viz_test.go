@@ -3,7 +3,10 @@ package viz
 import (
 	"image"
 	"image/color"
+	"math"
 	"testing"
+
+	"gonum.org/v1/plot"
 )
 
 func TestGridPlacesLabelledCells(t *testing.T) {
@@ -69,5 +72,15 @@ func TestPlotsRender(t *testing.T) {
 	}
 	if _, err := Histogram(nil, 3, "t", "x"); err == nil {
 		t.Error("histogram of nothing should fail")
+	}
+}
+
+// The legend's band lies above every line: the y axis reaches past the highest point by the
+// band's height.
+func TestLinesLeaveRoomForTheLegend(t *testing.T) {
+	p := plot.New()
+	legendHeadroom(p, []Series{{Name: "a", X: []float64{1, 2}, Y: []float64{0.2, 0.9}}, {Name: "b", X: []float64{1, 2}, Y: []float64{0.1, 0.4}}})
+	if want := 0.9 + 0.8*(0.05+0.28); math.Abs(p.Y.Max-want) > 1e-12 || math.Abs(p.Y.Min-(0.1-0.04)) > 1e-12 {
+		t.Errorf("y axis [%v, %v], want [0.06, %v]", p.Y.Min, p.Y.Max, want)
 	}
 }

@@ -214,3 +214,16 @@ func TestHarmlessLogLinesPass(t *testing.T) {
 		}
 	}
 }
+
+// The README's troubleshooting list names every harmless GoNB log line nbcheck knows.
+func TestReadmeListsHarmlessLogLines(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, h := range HarmlessLogLines {
+		if !strings.Contains(string(readme), "`"+h.Pattern+"`") {
+			t.Errorf("README.md's troubleshooting does not list %q", h.Pattern)
+		}
+	}
+}

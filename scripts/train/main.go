@@ -23,7 +23,7 @@ import (
 
 func main() {
 	data := flag.String("data", "shapes", "dataset: Flickr8k-layout folder, Kaggle folder, Karpathy/COCO .json, or shapes (built-in synthetic set)")
-	images := flag.String("images", "", "image folder, for a Karpathy or COCO .json")
+	images := flag.String("images", "", "image folder, when it is not where the dataset layout puts it")
 	allowMissing := flag.Bool("allow-missing", false, "drop images that are listed but missing on disk")
 	encoder := flag.String("encoder", "", "tiny (from scratch; default for -data shapes), resnet18, resnet34, resnet50 (default otherwise), resnet101, resnet152")
 	weights := flag.String("weights", "", "encoder weights: .safetensors file or hf:OWNER/REPO[@REV] (resnet50 default: hf:timm/resnet50.a1_in1k)")
