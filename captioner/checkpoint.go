@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/attncap/attncap/datasets/text"
@@ -32,8 +33,23 @@ var dtypeNames = map[dtypes.DType]string{
 // SaveVariables writes every variable of the store (model weights, and optimizer state and
 // global step during training) to a safetensors file, atomically, named by variable path.
 func SaveVariables(store *model.Store, path string) error {
+	return saveVariables(store, path, func(string) bool { return true })
+}
+
+// IsModelVariable says whether a variable path names a weight of the model itself (encoder or
+// decoder), which inference needs, rather than optimizer state, step counters, the learning
+// rate, the random state or training metrics.
+func IsModelVariable(path string) bool {
+	return strings.HasPrefix(path, "/encoder/") || strings.HasPrefix(path, "/decoder/")
+}
+
+// saveVariables writes the variables whose path keep accepts.
+func saveVariables(store *model.Store, path string, keep func(string) bool) error {
 	var list []safetensors.Tensor
 	for v := range store.IterVariables() {
+		if !keep(v.Path()) {
+			continue
+		}
 		value, err := v.Value()
 		if err != nil {
 			return fmt.Errorf("saving %s: variable %s: %w", path, v.Path(), err)
@@ -85,8 +101,19 @@ func LoadVariables(store *model.Store, path string) error {
 	return nil
 }
 
-// Save writes the model folder: config.json, vocab.json and model.safetensors, each atomically.
+// Save writes the model folder that is served and shared: config.json, vocab.json and
+// model.safetensors with the model's weights only (no optimizer state), each atomically.
 func (m *Model) Save(dir string) error {
+	return m.save(dir, IsModelVariable)
+}
+
+// SaveCheckpoint writes a model folder with every variable of the store, optimizer state,
+// step counters and random state included: what a training run needs to resume exactly.
+func (m *Model) SaveCheckpoint(dir string) error {
+	return m.save(dir, func(string) bool { return true })
+}
+
+func (m *Model) save(dir string, keep func(string) bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -96,7 +123,7 @@ func (m *Model) Save(dir string) error {
 	if err := m.Vocab.Save(filepath.Join(dir, VocabFile)); err != nil {
 		return err
 	}
-	return SaveVariables(m.Store, filepath.Join(dir, VariablesFile))
+	return saveVariables(m.Store, filepath.Join(dir, VariablesFile), keep)
 }
 
 // LoadModel reads a model folder written by Save. The folder alone is enough to caption images:
@@ -121,5 +148,28 @@ func LoadModel(backend compute.Backend, dir string) (*Model, error) {
 	if err := LoadVariables(m.Store, filepath.Join(dir, VariablesFile)); err != nil {
 		return nil, fmt.Errorf("model folder %s: %w", dir, err)
 	}
+	m.dir = dir
 	return m, nil
+}
+
+// reuseShape matches GoMLX's error for a variable loaded with one shape and built with another.
+var reuseShape = regexp.MustCompile(`requested to reuse variable "([^"]+)", but with (?:value with )?different shape from original: previous shape=(\([^)]*\)\[[^\]]*\]), requested shape=(\([^)]*\)\[[^\]]*\])`)
+
+// explainShapes turns GoMLX's message about a variable whose loaded shape differs from the one
+// the model's config builds (config.json edited, or weights from another model) into one that
+// names the variable, both shapes and the files; other errors pass unchanged.
+func (m *Model) explainShapes(err error) error {
+	if err == nil {
+		return nil
+	}
+	match := reuseShape.FindStringSubmatch(err.Error())
+	if match == nil {
+		return err
+	}
+	where := "the loaded weights"
+	if m.dir != "" {
+		where = filepath.Join(m.dir, VariablesFile)
+	}
+	return fmt.Errorf("%s does not match the model's config (%s): variable %s is %s in the weights, but the config builds %s; "+
+		"restore the config.json saved with these weights, or use the weights it belongs to", where, filepath.Join(m.dir, ConfigFile), match[1], match[2], match[3])
 }

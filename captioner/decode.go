@@ -105,6 +105,7 @@ func (m *Model) startSession(regions *tensors.Tensor, perImage, n int, skipAtten
 		regions = tiled
 	}
 	out, err := m.prepareExec.Call(regions)
+	err = m.explainShapes(err)
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
@@ -146,7 +147,7 @@ type rowWords struct {
 func (s *decodeSession) step(parents, prev []int32) (words []rowWords, alpha []float32, err error) {
 	out, err := s.exec.Call(s.regions, s.projected, s.h, s.c,
 		tensors.FromFlatDataAndDimensions(parents, len(parents)), tensors.FromFlatDataAndDimensions(prev, len(prev)))
-	if err != nil {
+	if err = s.m.explainShapes(err); err != nil {
 		return nil, nil, fmt.Errorf("decode step: %w", err)
 	}
 	s.h, s.c = out[2], out[3]

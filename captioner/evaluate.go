@@ -12,8 +12,13 @@ import (
 	"github.com/gomlx/compute"
 )
 
-// OpenModel loads a model from a run folder (its best/ model) or from a model folder itself.
+// OpenModel loads a model from a run folder (its best/ model), a model folder itself, or a
+// model folder on the Hugging Face hub (hf:OWNER/REPO[@REVISION], see ResolveCheckpoint).
 func OpenModel(backend compute.Backend, dir string) (*Model, error) {
+	dir, err := ResolveCheckpoint(dir)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err != nil {
 		if _, err2 := os.Stat(filepath.Join(dir, bestDir, ConfigFile)); err2 == nil {
 			dir = filepath.Join(dir, bestDir)

@@ -36,6 +36,8 @@ type Model struct {
 	gridWarm atomic.Bool
 	// weightsPath is the local file Config.Weights resolved to, once known.
 	weightsPath string
+	// dir is the model folder LoadModel read, for messages.
+	dir string
 }
 
 // NewModel makes a model with fresh (not yet initialised) variables. cfg.VocabSize is set from
@@ -218,7 +220,7 @@ func (m *Model) EncodeImages(images *tensors.Tensor) (*tensors.Tensor, error) {
 		return nil, fmt.Errorf("encode: images tensor %s, want [B, %d, %d, 3]", images.Shape(), m.Config.ImageSize, m.Config.ImageSize)
 	}
 	out, err := m.encodeExec.Call(images)
-	if err != nil {
+	if err = m.explainShapes(err); err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
 	return out[0], nil

@@ -157,7 +157,7 @@ func (r *trainRun) startTrainer() error {
 
 // saveLast writes RUN/last and RUN/state.json: everything needed to resume.
 func (r *trainRun) saveLast() error {
-	if err := r.m.Save(r.path(lastDir)); err != nil {
+	if err := r.m.SaveCheckpoint(r.path(lastDir)); err != nil {
 		return err
 	}
 	return writeJSON(r.path(stateFile), r.state)

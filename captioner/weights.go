@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/attncap/attncap/internal/safetensors"
@@ -44,6 +45,32 @@ func ResolveWeights(id string) (string, error) {
 			"(offline? download it elsewhere and pass -weights PATH)", id, err)
 	}
 	return p, nil
+}
+
+// ResolveCheckpoint returns the local model folder of a checkpoint: a folder as it is, or for
+// hf:OWNER/REPO[@REVISION] the hub snapshot folder holding the repository's config.json,
+// vocab.json and model.safetensors, downloaded once through go-huggingface's hub client into
+// the standard Hugging Face cache ($XDG_CACHE_HOME or ~/.cache; $HF_ENDPOINT names another hub).
+func ResolveCheckpoint(id string) (string, error) {
+	repoID, ok := strings.CutPrefix(id, "hf:")
+	if !ok {
+		return id, nil
+	}
+	repoID, revision, _ := strings.Cut(repoID, "@")
+	if strings.Count(repoID, "/") != 1 {
+		return "", fmt.Errorf("checkpoint %q: want hf:OWNER/REPO[@REVISION]", id)
+	}
+	repo := hub.New(repoID)
+	repo.Verbosity = 0 // its progress goes to stdout, where -json output goes
+	if revision != "" {
+		repo = repo.WithRevision(revision)
+	}
+	paths, err := repo.DownloadFiles(ConfigFile, VocabFile, VariablesFile)
+	if err != nil {
+		return "", fmt.Errorf("checkpoint %s: downloading %s, %s and %s from the Hugging Face hub: %w "+
+			"(offline? download the model folder elsewhere and pass its path)", id, ConfigFile, VocabFile, VariablesFile, err)
+	}
+	return filepath.Dir(paths[0]), nil
 }
 
 // resnetConv is a convolution of a ResNet and the batch norm that follows it, by their

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	_ "image/gif"  // registers GIF decoding (first frame)
 	_ "image/jpeg" // registers JPEG decoding
 	_ "image/png"  // registers PNG decoding
 	"math/rand/v2"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/disintegration/imaging"
 	"github.com/gomlx/gomlx/core/tensors"
+	_ "golang.org/x/image/bmp" // registers BMP decoding
 	xdraw "golang.org/x/image/draw"
+	_ "golang.org/x/image/webp" // registers WebP decoding
 )
 
 // DefaultMaxPixels is the largest image (width × height) decoded by default: a header declaring
@@ -57,7 +60,7 @@ func (o ImageOptions) withDefaults() ImageOptions {
 // ErrTooLarge is wrapped by DecodeImage's error for images over the pixel limit.
 var ErrTooLarge = errors.New("image too large")
 
-// DecodeImage reads a JPEG or PNG file and returns it upright (EXIF orientation applied) as
+// DecodeImage reads a JPEG, PNG, WebP, BMP or GIF file and returns it upright (EXIF orientation applied) as
 // opaque RGB. Corrupt, truncated and non-image files, and images over maxPixels (checked from
 // the header, before decoding), are errors naming the file. maxPixels <= 0 means
 // DefaultMaxPixels.
@@ -76,7 +79,7 @@ func DecodeImageBytes(name string, data []byte, maxPixels int) (*image.RGBA, err
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("image %s: not a readable JPEG or PNG file: %w", name, err)
+		return nil, fmt.Errorf("image %s: not a readable JPEG, PNG, WebP, BMP or GIF file: %w", name, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, fmt.Errorf("image %s: header declares an empty %dx%d image", name, cfg.Width, cfg.Height)
@@ -167,6 +170,15 @@ func Preprocess(img *image.RGBA, opts ImageOptions, aug augment, out []float32) 
 			}
 		}
 	}
+}
+
+// PreprocessImage is Preprocess without augmentation, into a new S×S×3 slice: what a model
+// sees of a decoded image at inference time.
+func PreprocessImage(img *image.RGBA, opts ImageOptions) []float32 {
+	opts = opts.withDefaults()
+	out := make([]float32, opts.Size*opts.Size*3)
+	Preprocess(img, opts, augment{}, out)
+	return out
 }
 
 // ImageBatch is a batch of images as float32 NHWC values.

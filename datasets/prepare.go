@@ -135,7 +135,7 @@ func checkImageHeader(path string, maxPixels int) error {
 	n, _ := io.ReadFull(f, head)
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(head[:n]))
 	if err != nil {
-		return fmt.Errorf("image %s: not a readable JPEG or PNG file: %w", path, err)
+		return fmt.Errorf("image %s: not a readable JPEG, PNG, WebP, BMP or GIF file: %w", path, err)
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
 		return fmt.Errorf("image %s: %dx%d is over the %d-pixel limit", path, cfg.Width, cfg.Height, maxPixels)
