@@ -1,0 +1,235 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// imageTypes are the Content-Types accepted for a raw image body.
+var imageTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/webp": true, "image/bmp": true, "image/gif": true}
+
+// Parameters are a request's decoding parameters, named as in Hugging Face's image-to-text task.
+type Parameters struct {
+	NumBeams     *int  `json:"num_beams"`      // beam width (1: greedy)
+	MaxNewTokens *int  `json:"max_new_tokens"` // words at most, <end> not counted (capped at the model's limit)
+	Attention    *bool `json:"attention"`      // return each word's attention over the grid
+}
+
+// captionRequest is a parsed POST /caption.
+type captionRequest struct {
+	images [][]byte // encoded images, in order
+	names  []string // how each is named in errors ("body", "inputs[1]", "image file x.jpg")
+	list   bool     // the request sent a list: answer with a list
+	params Parameters
+}
+
+// parseRequest reads the body in any of the three forms. Errors carry their status.
+func (s *Server) parseRequest(w http.ResponseWriter, r *http.Request) (*captionRequest, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, statusError(http.StatusRequestEntityTooLarge, "request body over the limit of %d bytes", tooBig.Limit)
+		}
+		return nil, statusError(http.StatusBadRequest, "reading the request body: %v", err)
+	}
+	mediaType, mediaParams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mediaType == "" || mediaType == "application/octet-stream" {
+		mediaType = sniffImage(body)
+	}
+	var req *captionRequest
+	switch {
+	case imageTypes[mediaType]:
+		req = &captionRequest{images: [][]byte{body}, names: []string{"the request body"}}
+		err = queryParameters(r.URL.Query(), &req.params)
+	case mediaType == "multipart/form-data":
+		req, err = parseMultipart(body, mediaParams["boundary"])
+		if err == nil {
+			err = queryParameters(r.URL.Query(), &req.params)
+		}
+	case mediaType == "application/json":
+		req, err = parseJSON(body)
+	default:
+		return nil, statusError(http.StatusUnsupportedMediaType, "unsupported Content-Type %q: send an image as the body "+
+			"(image/jpeg, image/png, image/webp, image/bmp, image/gif), multipart/form-data with a file field \"image\", "+
+			"or application/json {\"inputs\": \"<base64 image>\"}", r.Header.Get("Content-Type"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return req, s.checkRequest(req)
+}
+
+// sniffImage names the image type of an untyped body, or "" when it is none of imageTypes.
+func sniffImage(body []byte) string {
+	if t := http.DetectContentType(body); imageTypes[t] {
+		return t
+	}
+	return ""
+}
+
+// parseMultipart takes every file (or value) of the form field "image", and the parameters
+// given as form fields.
+func parseMultipart(body []byte, boundary string) (*captionRequest, error) {
+	if boundary == "" {
+		return nil, statusError(http.StatusBadRequest, "multipart/form-data without a boundary")
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	req := &captionRequest{}
+	fields := url.Values{}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, statusError(http.StatusBadRequest, "malformed multipart body: %v", err)
+		}
+		data, err := io.ReadAll(part)
+		if err != nil {
+			return nil, statusError(http.StatusBadRequest, "malformed multipart body: %v", err)
+		}
+		if part.FormName() == "image" {
+			req.images = append(req.images, data)
+			req.names = append(req.names, "image file "+strconv.Quote(part.FileName()))
+		} else {
+			fields.Set(part.FormName(), string(data))
+		}
+	}
+	if len(req.images) == 0 {
+		return nil, statusError(http.StatusBadRequest, "multipart/form-data without a field \"image\"")
+	}
+	req.list = len(req.images) > 1
+	return req, queryParameters(fields, &req.params)
+}
+
+// jsonRequest is the JSON form of a request.
+type jsonRequest struct {
+	Inputs     json.RawMessage `json:"inputs"`
+	Parameters json.RawMessage `json:"parameters"`
+}
+
+// parseJSON reads {"inputs": base64 | [base64, …], "parameters": {…}}.
+func parseJSON(body []byte) (*captionRequest, error) {
+	var jr jsonRequest
+	if err := json.Unmarshal(body, &jr); err != nil {
+		return nil, statusError(http.StatusBadRequest, "the body is not a JSON object {\"inputs\": …}: %v", err)
+	}
+	req := &captionRequest{}
+	var one string
+	var many []string
+	switch {
+	case len(jr.Inputs) == 0 || string(jr.Inputs) == "null":
+		return nil, statusError(http.StatusBadRequest, "JSON body without \"inputs\" (a base64 image, or a list of them)")
+	case json.Unmarshal(jr.Inputs, &one) == nil:
+		many = []string{one}
+	case json.Unmarshal(jr.Inputs, &many) == nil:
+		req.list = true
+	default:
+		return nil, statusError(http.StatusBadRequest, "\"inputs\" must be a base64 image or a list of them")
+	}
+	for i, in := range many {
+		name := "inputs"
+		if req.list {
+			name = fmt.Sprintf("inputs[%d]", i)
+		}
+		data, err := decodeBase64(in)
+		if err != nil {
+			return nil, statusError(http.StatusBadRequest, "%s is not a base64 image: %v", name, err)
+		}
+		req.images, req.names = append(req.images, data), append(req.names, name)
+	}
+	if len(jr.Parameters) > 0 && string(jr.Parameters) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(jr.Parameters))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req.params); err != nil {
+			return nil, statusError(http.StatusUnprocessableEntity, "bad \"parameters\": %v (known: num_beams, max_new_tokens, attention)", err)
+		}
+	}
+	return req, nil
+}
+
+// decodeBase64 reads standard or URL-safe base64, padded or not, optionally as a data URL.
+func decodeBase64(s string) ([]byte, error) {
+	if rest, ok := strings.CutPrefix(s, "data:"); ok {
+		if _, payload, found := strings.Cut(rest, ";base64,"); found {
+			s = payload
+		}
+	}
+	s = strings.TrimRight(strings.TrimSpace(s), "=")
+	if data, err := base64.RawStdEncoding.DecodeString(s); err == nil {
+		return data, nil
+	}
+	return base64.RawURLEncoding.DecodeString(s)
+}
+
+// queryParameters reads num_beams, max_new_tokens and attention from a query string or form.
+func queryParameters(v url.Values, p *Parameters) error {
+	for key := range v {
+		if key != "num_beams" && key != "max_new_tokens" && key != "attention" {
+			return statusError(http.StatusUnprocessableEntity, "unknown parameter %q (known: num_beams, max_new_tokens, attention)", key)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		dst **int
+	}{{"num_beams", &p.NumBeams}, {"max_new_tokens", &p.MaxNewTokens}} {
+		if s := v.Get(f.key); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return statusError(http.StatusUnprocessableEntity, "%s=%q is not an integer", f.key, s)
+			}
+			*f.dst = &n
+		}
+	}
+	if s := v.Get("attention"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return statusError(http.StatusUnprocessableEntity, "attention=%q is not true or false", s)
+		}
+		p.Attention = &b
+	}
+	return nil
+}
+
+// checkRequest enforces the image count and parameter ranges.
+func (s *Server) checkRequest(req *captionRequest) error {
+	if len(req.images) > s.opts.MaxImages {
+		return statusError(http.StatusRequestEntityTooLarge, "%d images in one request, at most %d", len(req.images), s.opts.MaxImages)
+	}
+	if len(req.images) == 0 {
+		return statusError(http.StatusBadRequest, "no image in the request")
+	}
+	p := req.params
+	if p.NumBeams != nil && (*p.NumBeams < 1 || *p.NumBeams > s.opts.MaxBeam) {
+		return statusError(http.StatusUnprocessableEntity, "num_beams %d out of range [1, %d]", *p.NumBeams, s.opts.MaxBeam)
+	}
+	if p.MaxNewTokens != nil && *p.MaxNewTokens < 1 {
+		return statusError(http.StatusUnprocessableEntity, "max_new_tokens %d: want at least 1", *p.MaxNewTokens)
+	}
+	if most := s.m.Config.MaxLen - 1; p.MaxNewTokens != nil && *p.MaxNewTokens > most {
+		*req.params.MaxNewTokens = most // a cap, as in Hugging Face's API: the model writes at most this many anyway
+	}
+	return nil
+}
+
+// clientIP is the address a request came from, for messages.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
