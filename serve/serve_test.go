@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"math"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/attncap/attncap/captioner"
 	"github.com/attncap/attncap/datasets/text"
@@ -337,5 +340,47 @@ func TestMaxNewTokensCapsTheCaption(t *testing.T) {
 	status, body, _ = postT(t, ts.URL+"/caption?max_new_tokens=1000", "image/png", data[0])
 	if status != 200 {
 		t.Errorf("max_new_tokens over the model's limit: %d %s; want the limit applied", status, body)
+	}
+}
+
+// A request still uploading when the server is told to stop is answered; then Serve returns.
+func TestShutdownFinishesRequestsInFlight(t *testing.T) {
+	s, err := New(tinyModel(t), Options{RateLimit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln, 10*time.Second) }()
+	_, data := testImages(t, 1)
+	body, upload := io.Pipe()
+	answer := make(chan int, 1)
+	go func() {
+		resp, err := http.Post("http://"+ln.Addr().String()+"/caption", "image/png", body)
+		if err != nil {
+			answer <- 0
+			return
+		}
+		resp.Body.Close()
+		answer <- resp.StatusCode
+	}()
+	_, _ = upload.Write(data[0][:10]) // the request is in flight
+	time.Sleep(100 * time.Millisecond)
+	stop() // SIGTERM
+	time.Sleep(100 * time.Millisecond)
+	_, _ = upload.Write(data[0][10:])
+	_ = upload.Close()
+	if status := <-answer; status != 200 {
+		t.Errorf("the request in flight got %d, want 200", status)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
+		t.Error("still accepting connections after shutdown")
 	}
 }

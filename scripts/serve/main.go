@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -80,8 +79,6 @@ func openModel(backend compute.Backend, checkpoint string) (*captioner.Model, er
 
 // listen serves until SIGINT or SIGTERM, then finishes in-flight requests (up to 30 s).
 func listen(srv *serve.Server, addr string) error {
-	hs := &http.Server{Addr: addr, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", addr)
@@ -89,21 +86,8 @@ func listen(srv *serve.Server, addr string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "serving on http://%s (POST /caption, page at /)\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	fmt.Fprintln(os.Stderr, "shutting down: finishing in-flight requests")
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err = hs.Shutdown(shutdown)
-	srv.Close()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
+	err = srv.Serve(ctx, ln, 30*time.Second)
+	fmt.Fprintln(os.Stderr, "stopped")
 	return err
 }
 
