@@ -46,6 +46,7 @@ type TrainOptions struct {
 	NoValidation     bool                          `json:"no_validation" flag:"no-val"`              // train without a val split: no LR decay, no early stop, the last epoch's model is kept
 	NoTest           bool                          `json:"no_test" flag:"no-test" resume:"safe"`     // skip the final test (allowed without a test split)
 	RebuildFeatures  bool                          `json:"-" flag:"rebuild-features"`                // recompute cached encoder features
+	Meteor           MeteorChoice                  `json:"-"`                                        // METEOR in the final test (reporting only)
 	CacheDir         string                        `json:"-"`                                        // feature cache ("" : the user cache folder)
 	Out              string                        `json:"-"`                                        // run folder
 	Resume           bool                          `json:"-"`                                        // continue the run in Out exactly where it stopped
@@ -53,6 +54,13 @@ type TrainOptions struct {
 	Logf             func(format string, a ...any) `json:"-"`                                        // one line per event (nil: silent)
 	OnStep           func(StepInfo)                `json:"-"`                                        // after every training step (nil: none)
 	OnEpoch          func(EpochRecord)             `json:"-"`                                        // after every epoch's validation (nil: none)
+}
+
+// MeteorChoice says how the final test computes METEOR 1.5 (see metrics.LoadMeteor).
+type MeteorChoice struct {
+	Off        bool   // no METEOR
+	Data       string // data folder ("": $ATTNCAP_METEOR_DATA, else the cache, downloading on first use)
+	Paraphrase string // paraphrase table ("": paraphrase-en.gz in the data folder, if there)
 }
 
 // StepInfo describes a finished training step, for OnStep.
@@ -131,6 +139,7 @@ type trainRun struct {
 	opts    TrainOptions
 	logf    func(format string, a ...any)
 
+	meteor  *metrics.Meteor               // loadMeteor (nil: no METEOR)
 	ds      *datasets.Dataset             // loadData
 	m       *Model                        // buildModel
 	state   *trainState                   // buildModel
@@ -161,7 +170,7 @@ func Train(ctx context.Context, backend compute.Backend, opts TrainOptions) (*Tr
 	if r.logf == nil {
 		r.logf = func(string, ...any) {}
 	}
-	for _, stage := range []func() error{r.checkOptions, r.loadData, r.buildModel, r.prepareSplits, r.startTrainer} {
+	for _, stage := range []func() error{r.checkOptions, r.loadMeteor, r.loadData, r.buildModel, r.prepareSplits, r.startTrainer} {
 		if err := stage(); err != nil {
 			return nil, err
 		}
@@ -198,6 +207,27 @@ func (r *trainRun) checkOptions() error {
 	return nil
 }
 
+// loadMeteor loads METEOR's data for the final test before training starts. Data that was
+// named and cannot be read stops the run; the default data that cannot be downloaded (offline)
+// only drops METEOR from the test, with a warning saying how to get it.
+func (r *trainRun) loadMeteor() error {
+	c := r.opts.Meteor
+	if c.Off || r.opts.NoTest {
+		return nil
+	}
+	m, err := metrics.LoadMeteor(metrics.MeteorOptions{DataDir: c.Data, Paraphrase: c.Paraphrase, Progress: r.opts.Progress})
+	switch {
+	case err == nil:
+		r.meteor = m
+		r.logf("final test with %s", m.Name())
+	case c.Data != "" || c.Paraphrase != "":
+		return fmt.Errorf("train: %w", err)
+	default:
+		r.logf("warning: the final test goes without METEOR: %v (give -meteor-data DIR, or -meteor=false)", err)
+	}
+	return nil
+}
+
 // interrupted saves the run at the current step and reports it.
 func (r *trainRun) interrupted(res *TrainResult) (*TrainResult, error) {
 	if err := r.saveLast(); err != nil {
@@ -222,7 +252,7 @@ func (r *trainRun) finalTest(res *TrainResult) error {
 	if err != nil {
 		return err
 	}
-	if res.Test, err = metrics.Evaluate(examplesFor(test, caps)); err != nil {
+	if res.Test, err = metrics.EvaluateWith(examplesFor(test, caps), r.meteor); err != nil {
 		return err
 	}
 	if w := metrics.CIDErWarning(len(caps)); w != "" {

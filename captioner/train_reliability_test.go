@@ -249,3 +249,31 @@ func TestFeatureCacheKeyFollowsTheWeightsFile(t *testing.T) {
 		t.Errorf("cache key %s did not change when the weights file was replaced", k1)
 	}
 }
+
+// The final test reports METEOR under the name its modules earn (no paraphrase table here:
+// METEOR_noparaphrase); METEOR data that was named but is not there stops the run before it
+// trains.
+func TestFinalTestReportsMeteor(t *testing.T) {
+	data := smallShapes(t, 40)
+	opts := smallTrainOptions(t, data, 1)
+	opts.Meteor = MeteorChoice{Data: t.TempDir()}
+	if _, err := Train(context.Background(), testBackend(t), opts); err == nil || !strings.Contains(err.Error(), "lacks english.synsets") {
+		t.Fatalf("empty METEOR data folder: err = %v", err)
+	}
+	if _, err := os.Stat(opts.Out); !os.IsNotExist(err) {
+		t.Errorf("the refused run left %s", opts.Out)
+	}
+	shared := filepath.Join("..", "..", "shared", "meteor")
+	if _, err := os.Stat(filepath.Join(shared, "english.synsets")); err != nil {
+		t.Skipf("no METEOR data in %s (the project's shared folder)", shared)
+	}
+	opts.Meteor = MeteorChoice{Data: shared}
+	res, err := Train(context.Background(), testBackend(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, v, ok := res.Test.MeteorScore()
+	if !ok || name != "METEOR_noparaphrase" || v <= 0 || v > 1 {
+		t.Errorf("test METEOR: %q %v %v", name, v, ok)
+	}
+}

@@ -34,6 +34,7 @@ func smallTrainOptions(t *testing.T, data string, epochs int) TrainOptions {
 	o.Model.ImageSize, o.Model.EmbedDim, o.Model.HiddenDim, o.Model.AttentionDim, o.Model.Dropout = 32, 32, 64, 32, 0.1
 	o.Batch, o.MinCount, o.Patience, o.TestBeam, o.Crop = 40, 1, 0, 3, false
 	o.LR = 3e-3
+	o.Meteor.Off = true // never the network in tests; TestFinalTestReportsMeteor uses local data
 	return o
 }
 

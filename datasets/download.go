@@ -126,6 +126,25 @@ func Download(ctx context.Context, spec DownloadSpec, dir string, opts DownloadO
 	return nil
 }
 
+// FetchFile makes sure path holds rf with its pinned digests, for a single file that is not an
+// archive: a file already there that matches is kept; otherwise rf is downloaded from its
+// mirrors in turn (resuming a partial download), verified, and only then renamed into place.
+func FetchFile(ctx context.Context, rf RemoteFile, path string, opts DownloadOptions) error {
+	if rf.SHA256 == "" && rf.MD5 == "" {
+		return fmt.Errorf("fetch %s: no pinned digest", rf.Name)
+	}
+	if opts.Client == nil {
+		opts.Client = http.DefaultClient
+	}
+	if opts.Progress == nil {
+		opts.Progress = os.Stderr
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("fetch %s: %w", rf.Name, err)
+	}
+	return fetchVerified(ctx, opts, rf, path)
+}
+
 // fetchVerified makes sure path holds rf with the pinned digests, downloading it if needed.
 func fetchVerified(ctx context.Context, opts DownloadOptions, rf RemoteFile, path string) error {
 	if fileExists(path) {

@@ -240,3 +240,28 @@ func TestFlickr8kSpecIsPinned(t *testing.T) {
 		}
 	}
 }
+
+func TestFetchFileKeepsOnlyVerifiedFiles(t *testing.T) {
+	data := []byte("one data file\n")
+	good := httptest.NewServer(&mirror{data: data})
+	defer good.Close()
+	path := filepath.Join(t.TempDir(), "sub", "file.txt")
+	rf := RemoteFile{Name: "file.txt", URLs: []string{good.URL}, SHA256: sha(data)}
+	if err := FetchFile(context.Background(), rf, path, DownloadOptions{Progress: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("fetched %q, %v", got, err)
+	}
+	rf.SHA256 = sha([]byte("other bytes"))
+	os.Remove(path)
+	if err := FetchFile(context.Background(), rf, path, DownloadOptions{Progress: io.Discard}); err == nil || !strings.Contains(err.Error(), "SHA-256") {
+		t.Fatalf("wrong digest: %v", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("a file that failed its check was kept")
+	}
+	if err := FetchFile(context.Background(), RemoteFile{Name: "x", URLs: []string{good.URL}}, path, DownloadOptions{}); err == nil {
+		t.Fatal("no error for a file without a pinned digest")
+	}
+}

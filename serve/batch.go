@@ -163,22 +163,36 @@ func (s *Server) runBatches() {
 			return
 		case first = <-s.queue:
 		}
-		jobs, n := []*job{first}, len(first.inputs)
-		deadline := time.NewTimer(s.opts.MaxWait)
-	gather:
-		for n < s.opts.MaxBatch && s.othersInFlight(len(jobs)) {
-			select {
-			case j := <-s.queue:
-				jobs, n = append(jobs, j), n+len(j.inputs)
-			case <-deadline.C:
-				break gather
-			case <-s.done:
-				break gather
-			}
-		}
-		deadline.Stop()
-		s.runGathered(jobs)
+		s.runGathered(s.gather(first))
 	}
+}
+
+// gather adds to first the jobs already queued and, while other requests are in flight, those
+// that arrive before first has waited MaxWait since it was queued, up to MaxBatch images.
+func (s *Server) gather(first *job) []*job {
+	jobs, n := []*job{first}, len(first.inputs)
+	deadline := time.NewTimer(max(0, time.Until(first.queued.Add(s.opts.MaxWait))))
+	defer deadline.Stop()
+	for n < s.opts.MaxBatch {
+		select {
+		case j := <-s.queue: // already waiting: always taken
+			jobs, n = append(jobs, j), n+len(j.inputs)
+			continue
+		default:
+		}
+		if !s.othersInFlight(len(jobs)) {
+			return jobs
+		}
+		select {
+		case j := <-s.queue:
+			jobs, n = append(jobs, j), n+len(j.inputs)
+		case <-deadline.C:
+			return jobs
+		case <-s.done:
+			return jobs
+		}
+	}
+	return jobs
 }
 
 // othersInFlight says whether requests other than the gathered ones are being handled (still

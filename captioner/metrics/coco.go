@@ -81,31 +81,57 @@ func WriteCOCOResults(path string, results []COCOResult) error {
 // and returns the scores and the number of images scored. Every error names the file it is
 // about.
 func EvaluateCOCOFiles(annotations, results string) (Scores, int, error) {
-	ann, err := LoadCOCOAnnotations(annotations)
+	examples, err := LoadCOCOExamples(annotations, results)
 	if err != nil {
 		return Scores{}, 0, err
+	}
+	s, err := Evaluate(examples)
+	return s, len(examples), err
+}
+
+// LoadCOCOExamples reads an annotation and a results file and pairs them (COCOExamples).
+// Every error names the file it is about.
+func LoadCOCOExamples(annotations, results string) ([]Example, error) {
+	ann, err := LoadCOCOAnnotations(annotations)
+	if err != nil {
+		return nil, err
 	}
 	res, err := LoadCOCOResults(results)
 	if err != nil {
-		return Scores{}, 0, err
+		return nil, err
 	}
-	s, err := EvaluateCOCO(ann, res)
+	examples, err := COCOExamples(ann, res)
 	if err != nil {
-		return Scores{}, 0, fmt.Errorf("%s scored against %s: %w", results, annotations, err)
+		return nil, fmt.Errorf("%s scored against %s: %w", results, annotations, err)
 	}
-	return s, len(res), nil
+	return examples, nil
 }
 
-// EvaluateCOCO scores results against annotations like coco-caption's COCOEvalCap: captions
-// are tokenized with text.Tokenize (its PTB tokenizer rules) and every image of the results is
-// scored against all its references. Unlike COCOEvalCap, which silently scores whatever subset
-// the results cover, every annotated image must have exactly one result: unknown image ids,
-// duplicates and missing images are errors naming them (sorted, first five). Image ids must be
-// of one kind, integers or strings, in both (an integer never matches a string, in
-// pycocoevalcap either); scores do not depend on the kind.
+// EvaluateCOCO scores results against annotations like coco-caption's COCOEvalCap (BLEU,
+// ROUGE-L, CIDEr-D); see COCOExamples for how captions are paired.
 func EvaluateCOCO(ann *COCOAnnotations, results []COCOResult) (Scores, error) {
-	if err := checkIDKinds(ann, results); err != nil {
+	return EvaluateCOCOWith(ann, results, nil)
+}
+
+// EvaluateCOCOWith is EvaluateCOCO plus METEOR when meteor is not nil.
+func EvaluateCOCOWith(ann *COCOAnnotations, results []COCOResult, meteor *Meteor) (Scores, error) {
+	examples, err := COCOExamples(ann, results)
+	if err != nil {
 		return Scores{}, err
+	}
+	return EvaluateWith(examples, meteor)
+}
+
+// COCOExamples pairs each result with its image's references as coco-caption's COCOEvalCap
+// does: captions are tokenized with text.Tokenize (its PTB tokenizer rules) and every image of
+// the results is scored against all its references. Unlike COCOEvalCap, which silently scores
+// whatever subset the results cover, every annotated image must have exactly one result:
+// unknown image ids, duplicates and missing images are errors naming them (sorted, first
+// five). Image ids must be of one kind, integers or strings, in both (an integer never matches
+// a string, in pycocoevalcap either); scores do not depend on the kind.
+func COCOExamples(ann *COCOAnnotations, results []COCOResult) ([]Example, error) {
+	if err := checkIDKinds(ann, results); err != nil {
+		return nil, err
 	}
 	refs := map[COCOID][][]string{}
 	for _, img := range ann.Images {
@@ -115,16 +141,16 @@ func EvaluateCOCO(ann *COCOAnnotations, results []COCOResult) (Scores, error) {
 		refs[a.ImageID] = append(refs[a.ImageID], text.Tokenize(a.Caption))
 	}
 	if err := checkCoverage(refs, results); err != nil {
-		return Scores{}, err
+		return nil, err
 	}
 	examples := make([]Example, 0, len(results))
 	for _, r := range results {
 		if len(refs[r.ImageID]) == 0 {
-			return Scores{}, fmt.Errorf("the results caption image %s, which has no reference caption in the annotations", r.ImageID)
+			return nil, fmt.Errorf("the results caption image %s, which has no reference caption in the annotations", r.ImageID)
 		}
 		examples = append(examples, Example{Candidate: text.Tokenize(r.Caption), References: refs[r.ImageID]})
 	}
-	return Evaluate(examples)
+	return examples, nil
 }
 
 // checkCoverage requires one result per annotated image and none for other images.

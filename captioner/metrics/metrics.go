@@ -4,8 +4,11 @@
 // images). All sums are in float64, in the toolkit's order of operations.
 //
 // Captions are given as token lists; use text.Tokenize (coco-caption's PTB tokenizer rules) to
-// make them, so that training and evaluation agree on what a word is. METEOR and SPICE (Java
-// programs in coco-caption) are not implemented.
+// make them, so that training and evaluation agree on what a word is.
+//
+// METEOR 1.5 is computed by Meteor (LoadMeteor), equal to the Java METEOR that coco-caption
+// runs; its data files are fetched on first use. Without METEOR's paraphrase table the score
+// is named METEOR_noparaphrase, never METEOR. SPICE is not implemented.
 package metrics
 
 import (
@@ -20,7 +23,8 @@ type Example struct {
 	References [][]string
 }
 
-// Scores are the corpus-level scores under coco-caption's names.
+// Scores are the corpus-level scores under coco-caption's names. At most one of Meteor and
+// MeteorNoParaphrase is set, when METEOR was computed.
 type Scores struct {
 	Bleu1  float64 `json:"Bleu_1"`
 	Bleu2  float64 `json:"Bleu_2"`
@@ -28,18 +32,60 @@ type Scores struct {
 	Bleu4  float64 `json:"Bleu_4"`
 	RougeL float64 `json:"ROUGE_L"`
 	CIDEr  float64 `json:"CIDEr"`
+	// Meteor is METEOR 1.5 with all four modules, as coco-caption and papers report it.
+	Meteor *float64 `json:"METEOR,omitempty"`
+	// MeteorNoParaphrase is METEOR 1.5 without its paraphrase module (exact, stem, synonym):
+	// lower than METEOR, not to be compared with papers' METEOR.
+	MeteorNoParaphrase *float64 `json:"METEOR_noparaphrase,omitempty"`
 }
 
-// Evaluate computes every metric over a corpus. It is an error for an example to have no
-// reference.
+// MeteorScore returns the METEOR score that was computed and its name (MeteorName or
+// MeteorNoParaphraseName); ok is false when there is none.
+func (s Scores) MeteorScore() (name string, value float64, ok bool) {
+	switch {
+	case s.Meteor != nil:
+		return MeteorName, *s.Meteor, true
+	case s.MeteorNoParaphrase != nil:
+		return MeteorNoParaphraseName, *s.MeteorNoParaphrase, true
+	}
+	return "", 0, false
+}
+
+// setMeteor records a METEOR result under its name.
+func (s *Scores) setMeteor(r MeteorResult) {
+	v := r.Score
+	s.Meteor, s.MeteorNoParaphrase = nil, nil
+	if r.Name == MeteorName {
+		s.Meteor = &v
+	} else {
+		s.MeteorNoParaphrase = &v
+	}
+}
+
+// Evaluate computes BLEU-1..4, ROUGE-L and CIDEr-D over a corpus. It is an error for an
+// example to have no reference.
 func Evaluate(examples []Example) (Scores, error) {
+	return EvaluateWith(examples, nil)
+}
+
+// EvaluateWith is Evaluate plus METEOR when meteor is not nil (Scores.Meteor, or
+// Scores.MeteorNoParaphrase when meteor has no paraphrase table).
+func EvaluateWith(examples []Example, meteor *Meteor) (Scores, error) {
 	for i, e := range examples {
 		if len(e.References) == 0 {
 			return Scores{}, fmt.Errorf("metrics: example %d has no reference caption", i)
 		}
 	}
 	bleu := Bleu(examples)
-	return Scores{Bleu1: bleu[0], Bleu2: bleu[1], Bleu3: bleu[2], Bleu4: bleu[3], RougeL: RougeL(examples), CIDEr: CIDErD(examples)}, nil
+	s := Scores{Bleu1: bleu[0], Bleu2: bleu[1], Bleu3: bleu[2], Bleu4: bleu[3], RougeL: RougeL(examples), CIDEr: CIDErD(examples)}
+	if meteor != nil {
+		r, err := meteor.Score(examples)
+		if err != nil {
+			return Scores{}, err
+		}
+		s.setMeteor(r)
+	}
+	return s, nil
 }
 
 // ngramCounts counts the n-grams of tokens for n = 1..maxN, keyed by the words joined with a

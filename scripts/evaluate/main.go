@@ -1,4 +1,4 @@
-// Command evaluate scores captions like coco-caption (BLEU-1..4, ROUGE-L, CIDEr-D):
+// Command evaluate scores captions like coco-caption (BLEU-1..4, METEOR, ROUGE-L, CIDEr-D):
 //
 //	go run ./scripts/evaluate -annotations A.json -results R.json [-json OUT.json]
 //	go run ./scripts/evaluate -checkpoint RUN_DIR -data DIR -split test [-beam 3] [-json OUT.json] [-results R.json] [-annotations-out A.json]
@@ -9,6 +9,13 @@
 // they should be (an instances file, results without "caption", mixed id types) are an error
 // naming the file and the entry; a CIDEr-D over too few images to trust gets a warning on
 // stderr.
+//
+// METEOR is METEOR 1.5 as coco-caption computes it (metrics.Meteor). Its data files are
+// downloaded into the user cache on first use, or read from -meteor-data DIR; its paraphrase
+// table is -meteor-paraphrase FILE, or paraphrase-en.gz in the data folder (pycocoevalcap ships
+// it in pycocoevalcap/meteor/data/). Without a table the score is reported as
+// METEOR_noparaphrase (exact, stem and synonym modules), never as METEOR; -meteor=false skips
+// it.
 package main
 
 import (
@@ -25,14 +32,16 @@ import (
 	"github.com/attncap/attncap/internal/atomicfile"
 )
 
-const usage = "usage: go run ./scripts/evaluate -annotations A.json -results R.json [-json OUT.json]\n" +
-	"   or: go run ./scripts/evaluate -checkpoint RUN_DIR -data DIR -split test [-beam 3] [-json OUT.json] [-results R.json]"
+const usage = "usage: go run ./scripts/evaluate -annotations A.json -results R.json [-json OUT.json] [-meteor-data DIR] [-meteor-paraphrase FILE] [-meteor=false]\n" +
+	"   or: go run ./scripts/evaluate -checkpoint RUN_DIR -data DIR -split test [-beam 3] [-json OUT.json] [-results R.json] [METEOR flags]"
 
 // options are the command's flags.
 type options struct {
 	annotations, results, jsonOut, checkpoint, data, images, split, annOut, backend string
 	beam, batch                                                                     int
 	allowMissing                                                                    bool
+	meteor                                                                          bool
+	meteorData, meteorParaphrase                                                    string
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -50,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var nImages int
 	switch {
 	case o.annotations != "" && o.results != "" && o.checkpoint == "":
-		scores, nImages, err = metrics.EvaluateCOCOFiles(o.annotations, o.results)
+		scores, nImages, err = evaluateFiles(o, stderr)
 	case o.checkpoint != "" && o.data != "":
 		scores, nImages, err = evaluateCheckpoint(o, stderr)
 	default:
@@ -64,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	printScores(stdout, scores)
 	if w := metrics.CIDErWarning(nImages); w != "" {
 		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if scores.MeteorNoParaphrase != nil {
+		fmt.Fprintln(stderr, "note:", noParaphraseNote)
 	}
 	if o.jsonOut != "" {
 		if err := writeJSON(o.jsonOut, scores); err != nil {
@@ -90,13 +102,53 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.annOut, "annotations-out", "", "with -checkpoint: write the split's references as a COCO annotation file")
 	fs.BoolVar(&o.allowMissing, "allow-missing", false, "drop images missing on disk")
 	fs.StringVar(&o.backend, "backend", "", "go (default), xla:cuda, … (default: $GOMLX_BACKEND or go)")
+	fs.BoolVar(&o.meteor, "meteor", true, "compute METEOR 1.5 (false: skip it)")
+	fs.StringVar(&o.meteorData, "meteor-data", "", "folder with METEOR's data files (default: downloaded into the user cache on first use)")
+	fs.StringVar(&o.meteorParaphrase, "meteor-paraphrase", "", "METEOR paraphrase table, paraphrase-en.gz (default: the one in the METEOR data folder, if any)")
 	return o, fs.Parse(args)
 }
 
+// noParaphraseNote explains a METEOR_noparaphrase score.
+const noParaphraseNote = "METEOR_noparaphrase is METEOR 1.5 without its paraphrase module (exact, stem and synonym " +
+	"matches only): it is lower than METEOR and not comparable with papers' METEOR. For METEOR give -meteor-paraphrase " +
+	"paraphrase-en.gz (pycocoevalcap ships it in pycocoevalcap/meteor/data/) or put it in the METEOR data folder"
+
+// loadMeteor loads METEOR's data as the flags say, or returns nil with -meteor=false.
+func loadMeteor(o options, stderr io.Writer) (*metrics.Meteor, error) {
+	if !o.meteor {
+		return nil, nil
+	}
+	m, err := metrics.LoadMeteor(metrics.MeteorOptions{DataDir: o.meteorData, Paraphrase: o.meteorParaphrase, Progress: stderr})
+	if err != nil {
+		return nil, fmt.Errorf("%w (-meteor=false scores without METEOR)", err)
+	}
+	return m, nil
+}
+
+// evaluateFiles scores a results file against an annotation file; METEOR's data is loaded
+// once the files are known to be good.
+func evaluateFiles(o options, stderr io.Writer) (metrics.Scores, int, error) {
+	examples, err := metrics.LoadCOCOExamples(o.annotations, o.results)
+	if err != nil {
+		return metrics.Scores{}, 0, err
+	}
+	meteor, err := loadMeteor(o, stderr)
+	if err != nil {
+		return metrics.Scores{}, 0, err
+	}
+	scores, err := metrics.EvaluateWith(examples, meteor)
+	return scores, len(examples), err
+}
+
 // evaluateCheckpoint captions a dataset split with a trained model and scores it, writing the
-// results and annotation files when asked.
+// results and annotation files when asked. METEOR's data is loaded before captioning, so that
+// a missing file fails fast.
 func evaluateCheckpoint(o options, stderr io.Writer) (metrics.Scores, int, error) {
 	s, err := datasets.ParseSplit(o.split)
+	if err != nil {
+		return metrics.Scores{}, 0, err
+	}
+	meteor, err := loadMeteor(o, stderr)
 	if err != nil {
 		return metrics.Scores{}, 0, err
 	}
@@ -121,6 +173,11 @@ func evaluateCheckpoint(o options, stderr io.Writer) (metrics.Scores, int, error
 	if err != nil {
 		return metrics.Scores{}, 0, err
 	}
+	if meteor != nil {
+		if ev.Scores, err = metrics.EvaluateCOCOWith(&ev.Annotations, ev.Results, meteor); err != nil {
+			return metrics.Scores{}, 0, err
+		}
+	}
 	if o.results != "" {
 		if err := metrics.WriteCOCOResults(o.results, ev.Results); err != nil {
 			return metrics.Scores{}, 0, err
@@ -134,14 +191,24 @@ func evaluateCheckpoint(o options, stderr io.Writer) (metrics.Scores, int, error
 	return ev.Scores, len(ev.Results), nil
 }
 
-// printScores writes the score table.
+// printScores writes the score table, in coco-caption's order.
 func printScores(w io.Writer, scores metrics.Scores) {
-	fmt.Fprintf(w, "%-8s %s\n", "metric", "score")
-	for _, row := range []struct {
+	type row struct {
 		name string
 		v    float64
-	}{{"Bleu_1", scores.Bleu1}, {"Bleu_2", scores.Bleu2}, {"Bleu_3", scores.Bleu3}, {"Bleu_4", scores.Bleu4}, {"ROUGE_L", scores.RougeL}, {"CIDEr", scores.CIDEr}} {
-		fmt.Fprintf(w, "%-8s %.6f\n", row.name, row.v)
+	}
+	rows := []row{{"Bleu_1", scores.Bleu1}, {"Bleu_2", scores.Bleu2}, {"Bleu_3", scores.Bleu3}, {"Bleu_4", scores.Bleu4}}
+	if name, v, ok := scores.MeteorScore(); ok {
+		rows = append(rows, row{name, v})
+	}
+	rows = append(rows, row{"ROUGE_L", scores.RougeL}, row{"CIDEr", scores.CIDEr})
+	width := 8 // the table's narrowest first column
+	for _, r := range rows {
+		width = max(width, len(r.name))
+	}
+	fmt.Fprintf(w, "%-*s %s\n", width, "metric", "score")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%-*s %.6f\n", width, r.name, r.v)
 	}
 }
 

@@ -133,6 +133,7 @@ func main() {
 	step("train shapes (tiny encoder)", func() (any, error) {
 		opts := captioner.DefaultTrainOptions("tiny")
 		opts.Data, opts.Out, opts.Epochs = "shapes", filepath.Join(*out, "run-shapes"), *epochs
+		opts.Meteor.Off = true // the GPU machine has no network, and METEOR is a CPU metric
 		opts.Logf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
 		res, err := captioner.Train(context.Background(), backend, opts)
 		if err != nil {

@@ -99,14 +99,6 @@ func runLoadTest(m *captioner.Model, opts serve.Options, levels string, n int, d
 	if err != nil {
 		return err
 	}
-	offline, err := serve.OfflineThroughput(m, paths, opts)
-	if err != nil {
-		return err
-	}
-	alone, err := serve.OfflineLatency(m, paths[0], opts)
-	if err != nil {
-		return err
-	}
 	srv, err := serve.New(m, opts)
 	if err != nil {
 		return err
@@ -118,16 +110,24 @@ func runLoadTest(m *captioner.Model, opts serve.Options, levels string, n int, d
 	}
 	go func() { _ = http.Serve(ln, srv.Handler()) }()
 	url := "http://" + ln.Addr().String() + "/caption"
-	fmt.Printf("offline CaptionImages, beam %d: %.1f img/s in batches of %d over %d images; one image alone %.0f ms (median of 5)\n\n",
-		opts.Beam, offline, opts.MaxBatch, len(paths), float64(alone.Microseconds())/1000)
-	fmt.Println("| concurrency | requests | answers | no answer | req/s | p50 / p95 / p99 ms | peak RSS MiB |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Printf("beam %d, batches of at most %d; offline = CaptionImages on the same images measured just before each row\n\n", opts.Beam, opts.MaxBatch)
+	fmt.Println("| concurrency | requests | answers | no answer | req/s | p50 / p95 / p99 ms | peak RSS MiB | offline img/s | offline 1 image ms |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, l := range strings.Split(levels, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(l))
 		if err != nil || c < 1 {
 			return fmt.Errorf("-loadtest %q: want comma-separated positive concurrencies", levels)
 		}
-		fmt.Println(serve.LoadTest(context.Background(), url, reqs, c, n, 5*time.Minute))
+		offline, err := serve.OfflineThroughput(m, paths, opts)
+		if err != nil {
+			return err
+		}
+		alone, err := serve.OfflineLatency(m, paths[0], opts)
+		if err != nil {
+			return err
+		}
+		row := serve.LoadTest(context.Background(), url, reqs, c, n, 5*time.Minute)
+		fmt.Printf("%s %.1f | %.0f |\n", row, offline, float64(alone.Microseconds())/1000)
 	}
 	resp, err := http.Get("http://" + ln.Addr().String() + "/readyz")
 	if err != nil {

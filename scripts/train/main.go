@@ -48,6 +48,9 @@ func main() {
 	noVal := flag.Bool("no-val", false, "train without validation (for a dataset without a val split): constant learning rate, no early stop, the last epoch's model is kept")
 	noTest := flag.Bool("no-test", false, "skip the final test (for a dataset without a test split)")
 	rebuild := flag.Bool("rebuild-features", false, "recompute the cached encoder features instead of reusing them")
+	meteor := flag.Bool("meteor", true, "METEOR 1.5 in the final test (its data: -meteor-data, $ATTNCAP_METEOR_DATA, or downloaded into the cache)")
+	meteorData := flag.String("meteor-data", "", "folder with METEOR's data files")
+	meteorParaphrase := flag.String("meteor-paraphrase", "", "METEOR paraphrase table (paraphrase-en.gz); without one the score is METEOR_noparaphrase")
 	seed := flag.Uint64("seed", 1, "random seed (initialisation, data order, dropout, augmentation)")
 	backendName := flag.String("backend", "", "go (default), xla:cuda, xla:cpu, … (default: $GOMLX_BACKEND or go)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
@@ -117,6 +120,7 @@ func main() {
 	setIf(&opts.NoValidation, *noVal, set["no-val"])
 	setIf(&opts.NoTest, *noTest, set["no-test"])
 	opts.Out, opts.Resume, opts.RebuildFeatures = runDir, *resume, *rebuild
+	opts.Meteor = captioner.MeteorChoice{Off: !*meteor, Data: *meteorData, Paraphrase: *meteorParaphrase}
 	opts.Progress = os.Stderr
 	opts.Logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 
@@ -147,8 +151,12 @@ func main() {
 			fmt.Printf("  %s\n    generated: %s\n    reference: %s\n", baseName(s.Image), s.Caption, s.References[0])
 		}
 		t := res.Test
-		fmt.Printf("\ntest (beam %d): BLEU-1 %.4f  BLEU-2 %.4f  BLEU-3 %.4f  BLEU-4 %.4f  ROUGE-L %.4f  CIDEr %.4f\n",
-			opts.TestBeam, t.Bleu1, t.Bleu2, t.Bleu3, t.Bleu4, t.RougeL, t.CIDEr)
+		meteorText := ""
+		if name, v, ok := t.MeteorScore(); ok {
+			meteorText = fmt.Sprintf("  %s %.4f", name, v)
+		}
+		fmt.Printf("\ntest (beam %d): BLEU-1 %.4f  BLEU-2 %.4f  BLEU-3 %.4f  BLEU-4 %.4f  ROUGE-L %.4f  CIDEr %.4f%s\n",
+			opts.TestBeam, t.Bleu1, t.Bleu2, t.Bleu3, t.Bleu4, t.RougeL, t.CIDEr, meteorText)
 	}
 }
 
