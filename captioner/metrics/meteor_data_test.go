@@ -50,6 +50,7 @@ func serveMeteorFiles(t *testing.T, dir string) (*fileServer, string) {
 }
 
 func TestLoadMeteorFetchesVerifiedFilesIntoTheCacheOnce(t *testing.T) {
+	t.Setenv(MeteorDataEnv, "") // the default data folder is the cache, whatever the machine sets
 	shared := sharedMeteorDir(t)
 	fs, url := serveMeteorFiles(t, shared)
 	cache := t.TempDir()
@@ -100,6 +101,7 @@ func TestLoadMeteorFetchesVerifiedFilesIntoTheCacheOnce(t *testing.T) {
 }
 
 func TestLoadMeteorRefusesWrongOrMissingFiles(t *testing.T) {
+	t.Setenv(MeteorDataEnv, "") // the default data folder is the cache, whatever the machine sets
 	// A mirror serving other bytes: the download fails its SHA-256 check and nothing is kept.
 	fs := &fileServer{files: map[string][]byte{}}
 	for _, f := range meteorDataFiles {
