@@ -273,7 +273,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	sort.Float64s(cpuUsed)
 	r.Note = fmt.Sprintf("%.0f%% of %d cores busy", 100*cpuUsed[len(cpuUsed)/2]/float64(numCPU()), numCPU())
 	rows = append(rows, r)
-	rows = append(rows, Row{Name: "peak memory (max RSS)", Unit: "MiB", Value: maxRSSMiB()})
+	rows = append(rows, Row{Name: "peak memory (max RSS)", Unit: "MiB", Value: MaxRSSMiB()})
 	return rows, nil
 }
 

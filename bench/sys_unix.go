@@ -17,8 +17,8 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// maxRSSMiB is the peak resident memory of the process (Linux reports KiB).
-func maxRSSMiB() float64 {
+// MaxRSSMiB is the peak resident memory of the process (Linux reports KiB).
+func MaxRSSMiB() float64 {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,7 +26,7 @@ type LoadRequest struct {
 
 // LoadResult summarises a load test: requests sent, answers by HTTP status, failures to get any
 // answer, throughput and latency percentiles (milliseconds), and the process's peak resident
-// memory (MiB, Linux; 0 elsewhere).
+// memory (MiB), which the caller fills in (bench.MaxRSSMiB).
 type LoadResult struct {
 	Concurrency, Requests int
 	ByStatus              map[int]int
@@ -35,7 +34,7 @@ type LoadResult struct {
 	Seconds               float64
 	RPS                   float64
 	P50, P95, P99, Max    float64
-	PeakRSSMiB            float64
+	PeakRSSMiB            float64 // set by the caller
 }
 
 // LoadTest sends n requests to url (cycling through reqs) from concurrency workers, each request
@@ -86,7 +85,6 @@ func LoadTest(ctx context.Context, url string, reqs []LoadRequest, concurrency, 
 	if len(latencies) > 0 {
 		res.Max = latencies[len(latencies)-1]
 	}
-	res.PeakRSSMiB = peakRSSMiB()
 	return res
 }
 
@@ -113,21 +111,6 @@ func percentile(sorted []float64, p float64) float64 {
 	}
 	i := int(float64(len(sorted))*p/100+0.5) - 1
 	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-// peakRSSMiB reads the process's peak resident set (VmHWM) from /proc on Linux.
-func peakRSSMiB() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 // String is one table row: concurrency, requests, statuses, errors, req/s, p50/p95/p99, memory.

@@ -127,6 +127,7 @@ func runLoadTest(m *captioner.Model, opts serve.Options, levels string, n int, d
 			return err
 		}
 		row := serve.LoadTest(context.Background(), url, reqs, c, n, 5*time.Minute)
+		row.PeakRSSMiB = bench.MaxRSSMiB()
 		fmt.Printf("%s %.1f | %.0f |\n", row, offline, float64(alone.Microseconds())/1000)
 	}
 	resp, err := http.Get("http://" + ln.Addr().String() + "/readyz")
