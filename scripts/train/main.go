@@ -176,6 +176,6 @@ func baseName(p string) string {
 
 // fail prints the error (dataset errors already say how to get the data or run offline).
 func fail(err error) {
-	fmt.Fprintln(os.Stderr, "train:", err)
+	fmt.Fprintln(os.Stderr, "train:", strings.TrimPrefix(err.Error(), "train: ")) // the library's errors may say "train:" already
 	os.Exit(1)
 }
