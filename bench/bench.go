@@ -110,11 +110,12 @@ func benchVocab() *text.Vocab {
 	return text.BuildVocab([][]string{words}, 1)
 }
 
-// DecoderStep builds a decoder training step at Flickr8k size (512 units, Adam, gradient
-// clipping at 5) on random features of `images` images with k random captions each, and
-// returns a function that runs one step (the first call also compiles).
-func DecoderStep(backend compute.Backend, images, k int, rng *rand.Rand) (func() error, error) {
-	cfg := captioner.DefaultConfig("resnet50")
+// DecoderStep builds a training step of decoder ("lstm" or "transformer", at its ResNet
+// defaults: 512 units; Adam, gradient clipping at 5) at Flickr8k size on random features of
+// `images` images with k random captions each, and returns a function that runs one step (the
+// first call also compiles).
+func DecoderStep(backend compute.Backend, decoder string, images, k int, rng *rand.Rand) (func() error, error) {
+	cfg := captioner.DefaultConfigFor("resnet50", decoder)
 	cfg.MaxLen = benchSteps + 1
 	m, err := captioner.NewModel(backend, cfg, benchVocab())
 	if err != nil {
@@ -140,11 +141,11 @@ func DecoderStep(backend compute.Backend, images, k int, rng *rand.Rand) (func()
 	}, nil
 }
 
-// UntrainedCaptioner is a ResNet-50 captioner with random weights at Flickr8k size (vocabulary
-// 3000): its captions run to the 20-word limit, the most work a caption can cost. For speed
-// measurements only.
-func UntrainedCaptioner(backend compute.Backend) (*captioner.Model, error) {
-	cfg := captioner.DefaultConfig("resnet50")
+// UntrainedCaptioner is a ResNet-50 captioner with decoder ("lstm" or "transformer") and
+// random weights at Flickr8k size (vocabulary 3000): its captions run to the 20-word limit, the
+// most work a caption can cost. For speed measurements only.
+func UntrainedCaptioner(backend compute.Backend, decoder string) (*captioner.Model, error) {
+	cfg := captioner.DefaultConfigFor("resnet50", decoder)
 	cfg.Weights, cfg.MaxLen = "", benchSteps+1
 	return captioner.NewModel(backend, cfg, benchVocab())
 }
@@ -153,8 +154,8 @@ func UntrainedCaptioner(backend compute.Backend) (*captioner.Model, error) {
 // images (beam search with width beam; 1 is greedy-equivalent) with an untrained decoder, so
 // that every caption runs to the 20-word limit, and returns images/s. The first batch, which
 // compiles the graphs, is not timed.
-func DecodeThroughput(backend compute.Backend, n, batch, beam int, skipAttention bool, rng *rand.Rand) (float64, error) {
-	m, err := UntrainedCaptioner(backend)
+func DecodeThroughput(backend compute.Backend, decoder string, n, batch, beam int, skipAttention bool, rng *rand.Rand) (float64, error) {
+	m, err := UntrainedCaptioner(backend, decoder)
 	if err != nil {
 		return 0, err
 	}
@@ -193,7 +194,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 
 	for _, b := range opts.DecoderBatches {
 		say(fmt.Sprintf("decoder train step, batch %d", b))
-		step, err := DecoderStep(backend, b, 1, rng)
+		step, err := DecoderStep(backend, captioner.DecoderLSTM, b, 1, rng)
 		if err != nil {
 			return nil, err
 		}
@@ -231,8 +232,14 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 		rows = append(rows, r)
 	}
 
+	transformerRows, err := decoderRows(backend, opts, rng)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, transformerRows...)
+
 	say("caption one image, ResNet-50 + beam 3")
-	m, err := UntrainedCaptioner(backend)
+	m, err := UntrainedCaptioner(backend, captioner.DecoderLSTM)
 	if err != nil {
 		return nil, err
 	}

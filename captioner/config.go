@@ -33,17 +33,46 @@ type Config struct {
 	// MaxLen is the length of encoded captions, <start> and <end> included.
 	MaxLen int `json:"max_len"`
 
-	EmbedDim     int     `json:"embed_dim" flag:"embed"`
+	// Decoder is "lstm" (Show, Attend and Tell; also when empty, as in checkpoints from before
+	// the Transformer) or "transformer".
+	Decoder string `json:"decoder,omitempty" flag:"decoder"`
+
+	// EmbedDim is the word embedding size; for the Transformer also its model width d.
+	EmbedDim int `json:"embed_dim" flag:"embed"`
+	// HiddenDim and AttentionDim are the LSTM's state and additive-attention sizes.
 	HiddenDim    int     `json:"hidden_dim" flag:"hidden"`
 	AttentionDim int     `json:"attention_dim" flag:"attention"`
 	Dropout      float64 `json:"dropout" flag:"dropout"`
-	// AttentionReg is λ of the doubly-stochastic attention regulariser.
+	// AttentionReg is λ of the doubly-stochastic attention regulariser (LSTM only).
 	AttentionReg float64 `json:"attention_reg"`
+
+	// Transformer decoder: Layers pre-norm blocks of Heads heads (d/Heads wide each) and a
+	// feed-forward block FFDim wide; Positions "learned" or "sinusoidal"; TieEmbeddings shares
+	// the word embedding with the output layer (logits = x·Eᵀ + b).
+	Layers        int    `json:"layers,omitempty" flag:"layers"`
+	Heads         int    `json:"heads,omitempty" flag:"heads"`
+	FFDim         int    `json:"ff_dim,omitempty" flag:"ff"`
+	Positions     string `json:"positions,omitempty" flag:"positions"`
+	TieEmbeddings bool   `json:"tie_embeddings,omitempty" flag:"tie-embeddings"`
 }
 
-// DefaultConfig returns the defaults for an encoder: 512-wide embedding, hidden state and
-// attention, dropout 0.5, λ = 1, ImageNet normalisation; 224-pixel images for ResNets, 64 for
-// the tiny encoder (whose smaller sizes suit the synthetic data).
+// Decoder names.
+const (
+	DecoderLSTM        = "lstm"
+	DecoderTransformer = "transformer"
+)
+
+// DecoderName is the decoder the config selects ("lstm" when unset).
+func (c *Config) DecoderName() string {
+	if c.Decoder == "" {
+		return DecoderLSTM
+	}
+	return c.Decoder
+}
+
+// DefaultConfig returns the defaults for an encoder with the LSTM decoder: 512-wide embedding,
+// hidden state and attention, dropout 0.5, λ = 1, ImageNet normalisation; 224-pixel images for
+// ResNets, 64 for the tiny encoder (whose smaller sizes suit the synthetic data).
 func DefaultConfig(encoder string) Config {
 	c := Config{
 		Encoder: encoder, ImageSize: 224, Mean: datasets.ImageNetMean, Std: datasets.ImageNetStd,
@@ -54,6 +83,27 @@ func DefaultConfig(encoder string) Config {
 	}
 	if encoder == "resnet50" {
 		c.Weights = "hf:timm/resnet50.a1_in1k"
+	}
+	return c
+}
+
+// DefaultConfigFor returns the defaults for an encoder and a decoder. The Transformer's
+// (see docs/decoders.md for the measurements behind them): for ResNet features d = 512, 3
+// layers of 8 heads, feed-forward 2048, dropout 0.1 (the base model of "Attention Is All You
+// Need" at half depth); for the tiny encoder d = 128, 2 layers of 4 heads, feed-forward 512,
+// dropout 0.1; learned positions, untied embeddings, no attention regulariser.
+func DefaultConfigFor(encoder, decoder string) Config {
+	c := DefaultConfig(encoder)
+	if decoder == "" || decoder == DecoderLSTM {
+		return c
+	}
+	c.Decoder = decoder
+	if decoder == DecoderTransformer {
+		c.EmbedDim, c.Layers, c.Heads, c.FFDim, c.Dropout = 512, 3, 8, 2048, 0.1
+		if encoder == "tiny" {
+			c.EmbedDim, c.Layers, c.Heads, c.FFDim = 128, 2, 4, 512
+		}
+		c.Positions, c.AttentionReg, c.HiddenDim, c.AttentionDim = "learned", 0, 0, 0
 	}
 	return c
 }
@@ -94,10 +144,53 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("vocabulary size %d: needs the 4 special tokens and at least one word", c.VocabSize)
 	case c.MaxLen < 3:
 		return fmt.Errorf("max caption length %d: needs at least 3 (with <start> and <end>)", c.MaxLen)
-	case c.EmbedDim < 1 || c.HiddenDim < 1 || c.AttentionDim < 1:
-		return fmt.Errorf("model sizes must be positive: embed %d, hidden %d, attention %d", c.EmbedDim, c.HiddenDim, c.AttentionDim)
 	case c.Dropout < 0 || c.Dropout >= 1:
 		return fmt.Errorf("dropout %v must be in [0, 1)", c.Dropout)
+	}
+	return c.ValidateDecoder()
+}
+
+// DecoderSizes describes the decoder's sizes in words, for logs.
+func (c *Config) DecoderSizes() string {
+	if c.DecoderName() == DecoderTransformer {
+		pos := c.Positions
+		if c.TieEmbeddings {
+			pos += " positions, tied embeddings"
+		} else {
+			pos += " positions"
+		}
+		return fmt.Sprintf("width %d, %d layers of %d heads, feed-forward %d, dropout %v, %s", c.EmbedDim, c.Layers, c.Heads, c.FFDim, c.Dropout, pos)
+	}
+	return fmt.Sprintf("embedding %d, hidden %d, attention %d, dropout %v", c.EmbedDim, c.HiddenDim, c.AttentionDim, c.Dropout)
+}
+
+// ValidateDecoder reports the first decoder setting that cannot work (sizes, and for the
+// Transformer heads that divide the width, positions, no attention regulariser).
+func (c *Config) ValidateDecoder() error {
+	switch c.DecoderName() {
+	case DecoderLSTM:
+		if c.EmbedDim < 1 || c.HiddenDim < 1 || c.AttentionDim < 1 {
+			return fmt.Errorf("model sizes must be positive: embed %d, hidden %d, attention %d", c.EmbedDim, c.HiddenDim, c.AttentionDim)
+		}
+	case DecoderTransformer:
+		return c.validateTransformer()
+	default:
+		return fmt.Errorf("unknown decoder %q: want lstm or transformer", c.Decoder)
+	}
+	return nil
+}
+
+// validateTransformer reports the first Transformer setting that cannot work.
+func (c *Config) validateTransformer() error {
+	switch {
+	case c.EmbedDim < 1 || c.Layers < 1 || c.Heads < 1 || c.FFDim < 1:
+		return fmt.Errorf("transformer sizes must be positive: embed %d, layers %d, heads %d, ff %d", c.EmbedDim, c.Layers, c.Heads, c.FFDim)
+	case c.EmbedDim%c.Heads != 0:
+		return fmt.Errorf("transformer width (-embed %d) must be a multiple of -heads %d", c.EmbedDim, c.Heads)
+	case c.Positions != "learned" && c.Positions != "sinusoidal":
+		return fmt.Errorf("transformer positions %q: want learned or sinusoidal", c.Positions)
+	case c.AttentionReg != 0:
+		return fmt.Errorf("the attention regulariser (λ = %v) is defined for the LSTM's attention only; the transformer needs 0", c.AttentionReg)
 	}
 	return nil
 }

@@ -68,20 +68,25 @@ func (m *Model) toCaption(h hypothesis, finished bool) Caption {
 }
 
 // decodeSession holds the per-batch tensors of a decoding run: regions repeated per hypothesis
-// row, their attention projection, and the LSTM state of every row.
+// row, the decoder's memory of them and the state of every row.
 type decodeSession struct {
-	m                  *Model
-	exec               *model.Exec
-	regions, projected *tensors.Tensor
-	h, c               *tensors.Tensor
-	rows, numRegions   int
-	skipAttention      bool
+	m                *Model
+	exec             *model.Exec
+	regions          *tensors.Tensor
+	memory, state    []*tensors.Tensor
+	position         int32 // the position in the caption of the words the next step reads
+	rows, numRegions int
+	skipAttention    bool
 }
 
-// startSession lays out rows hypotheses per image (image b owns rows b·perImage …); each step
-// returns the n best next words of every row.
-func (m *Model) startSession(regions *tensors.Tensor, perImage, n int, skipAttention bool) (*decodeSession, error) {
+// startSession lays out rows hypotheses per image (image b owns rows b·perImage …) for at
+// most steps steps; each step returns the n best next words of every row.
+func (m *Model) startSession(regions *tensors.Tensor, perImage, n, steps int, skipAttention bool) (*decodeSession, error) {
 	exec, err := m.stepExec(n)
+	if err != nil {
+		return nil, err
+	}
+	prepare, err := m.prepareExec(steps)
 	if err != nil {
 		return nil, err
 	}
@@ -104,12 +109,13 @@ func (m *Model) startSession(regions *tensors.Tensor, perImage, n int, skipAtten
 		}
 		regions = tiled
 	}
-	out, err := m.prepareExec.Call(regions)
+	out, err := prepare.Call(regions)
 	err = m.explainShapes(err)
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	return &decodeSession{m: m, exec: exec, regions: regions, projected: out[0], h: out[1], c: out[2],
+	numMemory, _ := NewDecoder(m.Config).Slots()
+	return &decodeSession{m: m, exec: exec, regions: regions, memory: out[:numMemory], state: out[numMemory:],
 		rows: b * perImage, numRegions: d[1], skipAttention: skipAttention}, nil
 }
 
@@ -145,12 +151,20 @@ type rowWords struct {
 // prev[i]. It returns each row's n best allowed next words and the attention [rows·R] (nil
 // when the session skips attention).
 func (s *decodeSession) step(parents, prev []int32) (words []rowWords, alpha []float32, err error) {
-	out, err := s.exec.Call(s.regions, s.projected, s.h, s.c,
-		tensors.FromFlatDataAndDimensions(parents, len(parents)), tensors.FromFlatDataAndDimensions(prev, len(prev)))
+	in := []any{s.regions, tensors.FromFlatDataAndDimensions(parents, len(parents)),
+		tensors.FromFlatDataAndDimensions(prev, len(prev)), tensors.FromScalar(s.position)}
+	for _, t := range append(append([]*tensors.Tensor{}, s.memory...), s.state...) {
+		in = append(in, t)
+	}
+	out, err := s.exec.Call(in...)
 	if err = s.m.explainShapes(err); err != nil {
 		return nil, nil, fmt.Errorf("decode step: %w", err)
 	}
-	s.h, s.c = out[2], out[3]
+	s.position++
+	for _, t := range s.state {
+		t.MustFinalizeAll()
+	}
+	s.state = out[3:]
 	n := out[0].Shape().Dimensions[1] // words kept per row
 	values, ids := toFloat64(out[0]), tensors.MustCopyFlatData[int32](out[1])
 	out[0].MustFinalizeAll()
@@ -166,11 +180,11 @@ func (s *decodeSession) step(parents, prev []int32) (words []rowWords, alpha []f
 		}
 	}
 	if !s.skipAttention {
-		for _, v := range toFloat64(out[4]) {
+		for _, v := range toFloat64(out[2]) {
 			alpha = append(alpha, float32(v))
 		}
 	}
-	out[4].MustFinalizeAll()
+	out[2].MustFinalizeAll()
 	return words, alpha, nil
 }
 
@@ -202,6 +216,9 @@ func (m *Model) maxSteps(opts DecodeOptions) int {
 	if maxLen <= 0 {
 		maxLen = m.Config.MaxLen
 	}
+	if m.Config.DecoderName() == DecoderTransformer {
+		maxLen = min(maxLen, m.Config.MaxLen) // the Transformer has positions up to MaxLen only
+	}
 	return max(1, maxLen-1) // words plus <end>, after <start>
 }
 
@@ -225,7 +242,7 @@ func (h *hypothesis) advanceGreedy(words rowWords, alpha []float32) (int32, bool
 // Greedy decodes each image of regions [B, R, C] by taking the most probable word at every
 // step, until <end> or the length limit.
 func (m *Model) Greedy(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
-	s, err := m.startSession(regions, 1, 1, opts.SkipAttention)
+	s, err := m.startSession(regions, 1, 1, m.maxSteps(opts), opts.SkipAttention)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +305,7 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 	}
 	// Each hypothesis can contribute at most 2k candidates that matter (k continuations plus up
 	// to k endings), so the step graph keeps only each row's 2k best words.
-	s, err := m.startSession(regions, perImage, 2*k, opts.SkipAttention)
+	s, err := m.startSession(regions, perImage, 2*k, m.maxSteps(opts), opts.SkipAttention)
 	if err != nil {
 		return nil, err
 	}

@@ -2,93 +2,48 @@ package captioner
 
 import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
-	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/model"
 )
 
-// The decoder of Show, Attend and Tell. Shapes: B images, R regions of C channels, A attention
-// units, H hidden units, E embedding units, V words, T caption length (markers included).
-// Every function builds graph nodes under scope "decoder"; the same variables serve training
-// (unrolled over T steps) and decoding (one step graph reused).
-
-// InitState computes the LSTM's initial state from the mean region feature:
+// Decoder turns the encoder's regions into words. Training, greedy decoding, beam search,
+// attention pictures, checkpoints and the benchmark use a decoder only through this interface,
+// so they do not know which one it is. Two implement it: the LSTM of Show, Attend and Tell
+// (decoder_lstm.go) and a pre-norm Transformer (decoder_transformer.go); Config.Decoder chooses.
 //
-//	ā = (1/R) Σ_i a_i,   h₀ = W_h ā + b_h,   c₀ = W_c ā + b_c
-func InitState(scope *model.Scope, cfg *Config, regions *Node) (h, c *Node) {
-	s := scope.At("decoder")
-	mean := ReduceMean(regions, 1)
-	return layers.Dense(s.At("init_h"), mean, true, cfg.HiddenDim), layers.Dense(s.At("init_c"), mean, true, cfg.HiddenDim)
+// Shapes: B images (or N hypothesis rows while decoding), R regions of C channels, V words,
+// T caption length with <start> and <end>. Every method builds graph nodes under scope
+// "decoder", so the same variables serve training and decoding.
+type Decoder interface {
+	// Prepare computes, once per image, what every step reads besides the regions [B, R, C]
+	// (memory: the LSTM's attention projection of the regions; the Transformer's per-layer
+	// cross-attention keys and values) and the state before the first word (the LSTM's h₀, c₀;
+	// the Transformer's empty self-attention caches, room for steps positions). Every state
+	// tensor has the rows on axis 0, so beam search reorders hypotheses by gathering rows.
+	Prepare(scope *model.Scope, regions *Node, steps int) (memory, state []*Node)
+
+	// Slots is how many memory and state tensors Prepare returns (compiled step graphs take
+	// them as a flat list of inputs).
+	Slots() (memory, state int)
+
+	// Step decodes one word for each of the N rows: prev [N] int32 is the word each row emitted
+	// last (<start> first), position the scalar int32 index of prev in the caption (0 for
+	// <start>). It returns the logits of the next word [N, V], the next state and the attention
+	// over the regions that produced it [N, R].
+	Step(scope *model.Scope, regions *Node, memory, state []*Node, prev, position *Node) (logits *Node, next []*Node, alpha *Node)
+
+	// TeacherForced runs the decoder over whole captions [B, T] (int32: <start> w₁ … <end>
+	// <pad>…), reading the true previous word at every position. It returns the logits for words
+	// 1..T−1, [B, T−1, V], and the attention over the regions of each, [B, T−1, R]. Logits equal
+	// those of T−1 Steps from Prepare's state (tests check it for both decoders).
+	TeacherForced(scope *model.Scope, regions, captions *Node) (logits, alphas *Node)
 }
 
-// ProjectRegions precomputes the encoder half of the attention, W_a a_i + b_a: [B, R, A]. It
-// does not depend on the step, so training and decoding compute it once per image.
-func ProjectRegions(scope *model.Scope, cfg *Config, regions *Node) *Node {
-	return layers.Dense(scope.At("decoder").At("attention_enc"), regions, true, cfg.AttentionDim)
-}
-
-// Attend is soft (additive) attention over the regions given the previous hidden state:
-//
-//	e_i = w · tanh(W_a a_i + U_a h + b) + b_w,   α = softmax(e),   z = Σ_i α_i a_i
-//
-// It returns the context z [B, C] and the weights α [B, R].
-func Attend(scope *model.Scope, cfg *Config, regions, projected, h *Node) (context, alpha *Node) {
-	s := scope.At("decoder")
-	query := InsertAxes(layers.Dense(s.At("attention_dec"), h, true, cfg.AttentionDim), 1) // [B, 1, A]
-	scores := layers.Dense(s.At("attention_score"), Tanh(Add(projected, query)), true, 1)  // [B, R, 1]
-	alpha = Softmax(Squeeze(scores, -1), -1)
-	context = Einsum("br,brc->bc", alpha, regions)
-	return context, alpha
-}
-
-// lstmCell is one LSTM step with PyTorch's gate order (input, forget, cell, output):
-//
-//	[i f g o] = W [x; h] + b,   c' = σ(f)⊙c + σ(i)⊙tanh(g),   h' = σ(o)⊙tanh(c')
-func lstmCell(scope *model.Scope, x, h, c *Node) (hNew, cNew *Node) {
-	hidden := h.Shape().Dimensions[1]
-	gates := layers.Dense(scope, Concatenate([]*Node{x, h}, -1), true, 4*hidden)
-	parts := Split(gates, -1, 4)
-	i, f, g, o := Sigmoid(parts[0]), Sigmoid(parts[1]), Tanh(parts[2]), Sigmoid(parts[3])
-	cNew = Add(Mul(f, c), Mul(i, g))
-	hNew = Mul(o, Tanh(cNew))
-	return
-}
-
-// Step is one decoding step: attend with the previous hidden state, gate the context with
-// β = σ(W_β h + b_β), run the LSTM on [embedding of the previous word; β⊙z], and predict the
-// next word from dropout(h'):
-//
-//	logits = W_o dropout(h') + b_o
-//
-// prevIDs is [B] int32. It returns logits [B, V], the new state and the attention α [B, R].
-func Step(scope *model.Scope, cfg *Config, regions, projected, h, c, prevIDs *Node) (logits, hNew, cNew, alpha *Node) {
-	s := scope.At("decoder")
-	// Indices as [B, 1]: layers.Embedding reads a trailing axis of size 1 as the index axis, so a
-	// plain [1] (one image) would gather one vector instead of a batch of one.
-	ids := Reshape(prevIDs, prevIDs.Shape().Dimensions[0], 1)
-	emb := layers.Embedding(s.At("embedding"), ids, regions.DType(), cfg.VocabSize, cfg.EmbedDim)
-	context, alpha := Attend(scope, cfg, regions, projected, h)
-	channels := regions.Shape().Dimensions[2]
-	beta := Sigmoid(layers.Dense(s.At("gate"), h, true, channels))
-	hNew, cNew = lstmCell(s.At("lstm"), Concatenate([]*Node{emb, Mul(beta, context)}, -1), h, c)
-	out := layers.DropoutStatic(s.At("dropout"), hNew, cfg.Dropout)
-	logits = layers.Dense(s.At("output"), out, true, cfg.VocabSize)
-	return logits, hNew, cNew, alpha
-}
-
-// TeacherForced runs the decoder over whole captions [B, T] (int32: <start> w₁ … <end> <pad>…),
-// feeding the true previous word at each step. It returns the logits for words 1..T−1,
-// [B, T−1, V], and the attention of each step, [B, T−1, R].
-func TeacherForced(scope *model.Scope, cfg *Config, regions, captions *Node) (logits, alphas *Node) {
-	steps := captions.Shape().Dimensions[1] - 1
-	projected := ProjectRegions(scope, cfg, regions)
-	h, c := InitState(scope, cfg, regions)
-	allLogits := make([]*Node, steps)
-	allAlphas := make([]*Node, steps)
-	for t := 0; t < steps; t++ {
-		prev := Reshape(Slice(captions, AxisRange(), AxisElem(t)), -1)
-		allLogits[t], h, c, allAlphas[t] = Step(scope, cfg, regions, projected, h, c, prev)
+// NewDecoder returns the decoder cfg selects (Config.DecoderName). cfg must be valid.
+func NewDecoder(cfg *Config) Decoder {
+	if cfg.DecoderName() == DecoderTransformer {
+		return transformerDecoder{cfg}
 	}
-	return Stack(allLogits, 1), Stack(allAlphas, 1)
+	return lstmDecoder{cfg}
 }
 
 // CaptionLoss is the training objective, for captions [B, T], logits [B, T−1, V] and attention

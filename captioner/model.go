@@ -2,6 +2,7 @@ package captioner
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -26,11 +27,12 @@ type Model struct {
 	Store   *model.Store
 	Backend compute.Backend
 
-	once                           sync.Once
-	encodeExec, gridE, prepareExec *model.Exec
-	execErr                        error
-	stepMu                         sync.Mutex
-	stepExecs                      map[int]*model.Exec // decoding step graphs by words kept per row
+	once              sync.Once
+	encodeExec, gridE *model.Exec
+	execErr           error
+	stepMu            sync.Mutex
+	stepExecs         map[int]*model.Exec // decoding step graphs by words kept per row
+	prepareExecs      map[int]*model.Exec // Decoder.Prepare graphs by steps to decode
 	// gridWarm is set once gridE has run: its variables are initialised and its main shape
 	// compiled, so it may run concurrently.
 	gridWarm atomic.Bool
@@ -71,7 +73,7 @@ func (m *Model) ModelFn() func(scope *model.Scope, inputs []*graph.Node) []*grap
 			regions = Encode(scope, cfg, regions)
 		}
 		regions = repeatRows(regions, captions.Shape().Dimensions[0])
-		logits, alphas := TeacherForced(scope, cfg, regions, captions)
+		logits, alphas := NewDecoder(cfg).TeacherForced(scope, regions, captions)
 		return []*graph.Node{logits, alphas}
 	}
 }
@@ -106,10 +108,23 @@ func (m *Model) LossFn() loss.LossFn {
 	}
 }
 
+// Parameters counts the model's weights whose variable path starts with prefix ("/decoder/",
+// "/encoder/", or "/" for all); variables exist once a graph has used them (after training,
+// loading or decoding).
+func (m *Model) Parameters(prefix string) int {
+	n := 0
+	for v := range m.Store.IterVariables() {
+		if IsModelVariable(v.Path()) && strings.HasPrefix(v.Path(), prefix) {
+			n += v.Shape().Size()
+		}
+	}
+	return n
+}
+
 // ResetCompiled drops the compiled inference graphs; the next call compiles them again with
 // the variables' current values.
 func (m *Model) ResetCompiled() {
-	for _, e := range []*model.Exec{m.encodeExec, m.gridE, m.prepareExec} {
+	for _, e := range []*model.Exec{m.encodeExec, m.gridE} {
 		if e != nil {
 			e.Finalize()
 		}
@@ -118,9 +133,12 @@ func (m *Model) ResetCompiled() {
 	for _, e := range m.stepExecs {
 		e.Finalize()
 	}
-	m.stepExecs = nil
+	for _, e := range m.prepareExecs {
+		e.Finalize()
+	}
+	m.stepExecs, m.prepareExecs = nil, nil
 	m.stepMu.Unlock()
-	m.encodeExec, m.gridE, m.prepareExec, m.execErr = nil, nil, nil, nil
+	m.encodeExec, m.gridE, m.execErr = nil, nil, nil
 	m.gridWarm.Store(false)
 	m.once = sync.Once{}
 }
@@ -141,21 +159,44 @@ func (m *Model) compile() error {
 		if m.execErr != nil {
 			return
 		}
-		m.prepareExec, m.execErr = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) (*graph.Node, *graph.Node, *graph.Node) {
-			h, c := InitState(scope, cfg, regions)
-			return ProjectRegions(scope, cfg, regions), h, c
-		})
 	})
 	return m.execErr
 }
 
+// prepareExec returns the graph of Decoder.Prepare for a decoding of at most steps steps: its
+// input is the regions [N, R, C], its outputs the decoder's memory then its initial state.
+func (m *Model) prepareExec(steps int) (*model.Exec, error) {
+	if err := m.compile(); err != nil {
+		return nil, err
+	}
+	m.stepMu.Lock()
+	defer m.stepMu.Unlock()
+	if e, ok := m.prepareExecs[steps]; ok {
+		return e, nil
+	}
+	dec := NewDecoder(m.Config)
+	e, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) []*graph.Node {
+		memory, state := dec.Prepare(scope, regions, steps)
+		return append(memory, state...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if m.prepareExecs == nil {
+		m.prepareExecs = map[int]*model.Exec{}
+	}
+	m.prepareExecs[steps] = e
+	return e, nil
+}
+
 // stepExec returns the graph of one decoding step over N hypothesis rows that keeps, per row,
 // the n most probable allowed next words (compiled on first use for each n). Its inputs are
-// regions, projected regions, h, c, parents (which row's state each hypothesis continues: beam
-// search reorders them) and prev (the word each just emitted); its outputs are the n best
-// log-probabilities [N, n] (best first, -inf past the allowed words), their word ids [N, n]
-// int32, the new h and c, and the attention [N, R]. Choosing the words in the graph means only
-// N·n numbers leave the device per step, not the N·V log-probabilities.
+// the regions, the decoder's memory and state (Decoder.Prepare), parents (which row's state
+// each hypothesis continues: beam search reorders them), prev (the word each just emitted) and
+// the scalar position of prev; its outputs are the n best log-probabilities [N, n] (best first,
+// -inf past the allowed words), their word ids [N, n] int32, the attention [N, R] and the new
+// state. Choosing the words in the graph means only N·n numbers leave the device per step, not
+// the N·V log-probabilities.
 func (m *Model) stepExec(n int) (*model.Exec, error) {
 	if err := m.compile(); err != nil {
 		return nil, err
@@ -165,14 +206,18 @@ func (m *Model) stepExec(n int) (*model.Exec, error) {
 	if e, ok := m.stepExecs[n]; ok {
 		return e, nil
 	}
-	cfg := m.Config
+	dec := NewDecoder(m.Config)
 	e, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
-		regions, projected, h, c, parents, prev := in[0], in[1], in[2], in[3], in[4], in[5]
+		regions, parents, prev, position := in[0], in[1], in[2], in[3]
+		numMemory, _ := dec.Slots()
+		memory, state := in[4:4+numMemory], in[4+numMemory:]
 		idx := graph.InsertAxes(parents, -1)
-		h, c = graph.Gather(h, idx), graph.Gather(c, idx)
-		logits, h2, c2, alpha := Step(scope, cfg, regions, projected, h, c, prev)
+		for i := range state {
+			state[i] = graph.Gather(state[i], idx)
+		}
+		logits, next, alpha := dec.Step(scope, regions, memory, state, prev, position)
 		values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), n)
-		return []*graph.Node{values, ids, h2, c2, alpha}
+		return append([]*graph.Node{values, ids, alpha}, next...)
 	})
 	if err != nil {
 		return nil, err

@@ -168,10 +168,21 @@ func TestAdaptiveAvgPoolMatchesDefinition(t *testing.T) {
 	}
 }
 
-// tinyConfig is a small decoder over regions of the tiny encoder's 256 channels.
-func tinyConfig(vocab int) *Config {
-	c := DefaultConfig("tiny")
-	c.VocabSize, c.MaxLen, c.EmbedDim, c.HiddenDim, c.AttentionDim, c.Dropout = vocab, 8, 16, 32, 16, 0
+// tinyConfig is a small LSTM decoder over regions of the tiny encoder's 256 channels.
+func tinyConfig(vocab int) *Config { return tinyDecoderConfig(DecoderLSTM, vocab) }
+
+// decoders are the decoders every decoding test runs with.
+var decoders = []string{DecoderLSTM, DecoderTransformer}
+
+// tinyDecoderConfig is a small decoder of the given kind over regions of 256 channels.
+func tinyDecoderConfig(decoder string, vocab int) *Config {
+	c := DefaultConfigFor("tiny", decoder)
+	c.VocabSize, c.MaxLen, c.EmbedDim, c.Dropout = vocab, 8, 16, 0
+	if decoder == DecoderLSTM {
+		c.HiddenDim, c.AttentionDim = 32, 16
+	} else {
+		c.Layers, c.Heads, c.FFDim = 2, 2, 32
+	}
 	return &c
 }
 
@@ -340,9 +351,15 @@ func TestLossGradientMatchesFiniteDifferences(t *testing.T) {
 	}
 }
 
-// trainedTinyModel overfits the tiny decoder to captions of 8 images with fixed random
+// trainedTinyModel overfits the tiny LSTM decoder to captions of 8 images with fixed random
 // regions, and returns it with its regions.
 func trainedTinyModel(t *testing.T) (*Model, *tensors.Tensor, [][]string) {
+	t.Helper()
+	return trainedTinyDecoder(t, DecoderLSTM)
+}
+
+// trainedTinyDecoder is trainedTinyModel with the given decoder.
+func trainedTinyDecoder(t *testing.T, decoder string) (*Model, *tensors.Tensor, [][]string) {
 	t.Helper()
 	backend := testBackend(t)
 	rng := rand.New(rand.NewPCG(11, 12))
@@ -352,7 +369,7 @@ func trainedTinyModel(t *testing.T) (*Model, *tensors.Tensor, [][]string) {
 		{"two", "red", "circles"}, {"a", "blue", "triangle", "left", "of", "a", "square"},
 	}
 	vocab := text.BuildVocab(captions, 1)
-	cfg := *tinyConfig(0)
+	cfg := *tinyDecoderConfig(decoder, 0)
 	cfg.MaxLen = 10
 	m, err := NewModel(backend, cfg, vocab)
 	if err != nil {
@@ -376,139 +393,163 @@ func trainedTinyModel(t *testing.T) (*Model, *tensors.Tensor, [][]string) {
 }
 
 func TestTinyModelOverfitsEightCaptions(t *testing.T) {
-	m, regions, captions := trainedTinyModel(t)
-	got, err := m.Greedy(regions, DecodeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, c := range captions {
-		if strings.Join(got[i].Words, " ") != strings.Join(c, " ") || !got[i].Finished {
-			t.Errorf("image %d: decoded %q (finished %v), want %q", i, got[i].Words, got[i].Finished, c)
-		}
-		if len(got[i].Attention) != len(got[i].Words) || len(got[i].Attention[0]) != 4 {
-			t.Errorf("image %d: %d attention maps for %d words", i, len(got[i].Attention), len(got[i].Words))
-		}
+	for _, decoder := range decoders {
+		t.Run(decoder, func(t *testing.T) {
+			m, regions, captions := trainedTinyDecoder(t, decoder)
+			got, err := m.Greedy(regions, DecodeOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range captions {
+				if strings.Join(got[i].Words, " ") != strings.Join(c, " ") || !got[i].Finished {
+					t.Errorf("image %d: decoded %q (finished %v), want %q", i, got[i].Words, got[i].Finished, c)
+				}
+				if len(got[i].Attention) != len(got[i].Words) || len(got[i].Attention[0]) != 4 {
+					t.Errorf("image %d: %d attention maps for %d words", i, len(got[i].Attention), len(got[i].Words))
+				}
+			}
+		})
 	}
 }
 
 func TestBeamSizeOneEqualsGreedy(t *testing.T) {
-	m, regions, _ := trainedTinyModel(t)
-	// A model mid-training makes the choice less obvious: perturb the regions.
-	rng := rand.New(rand.NewPCG(13, 14))
-	noisy, _ := randomTensor[float32](rng, 8, 4, 256)
-	for _, r := range []*tensors.Tensor{regions, noisy} {
-		greedy, err := m.Greedy(r, DecodeOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		beam, err := m.BeamSearch(r, DecodeOptions{Beam: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range greedy {
-			if strings.Join(beam[i].Words, " ") != strings.Join(greedy[i].Words, " ") || math.Abs(beam[i].LogProb-greedy[i].LogProb) > 1e-9 {
-				t.Errorf("image %d: beam 1 %q (%v), greedy %q (%v)", i, beam[i].Words, beam[i].LogProb, greedy[i].Words, greedy[i].LogProb)
+	for _, decoder := range decoders {
+		t.Run(decoder, func(t *testing.T) {
+			m, regions, _ := trainedTinyDecoder(t, decoder)
+			// A model mid-training makes the choice less obvious: perturb the regions.
+			rng := rand.New(rand.NewPCG(13, 14))
+			noisy, _ := randomTensor[float32](rng, 8, 4, 256)
+			for _, r := range []*tensors.Tensor{regions, noisy} {
+				greedy, err := m.Greedy(r, DecodeOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				beam, err := m.BeamSearch(r, DecodeOptions{Beam: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range greedy {
+					if strings.Join(beam[i].Words, " ") != strings.Join(greedy[i].Words, " ") || math.Abs(beam[i].LogProb-greedy[i].LogProb) > 1e-9 {
+						t.Errorf("image %d: beam 1 %q (%v), greedy %q (%v)", i, beam[i].Words, beam[i].LogProb, greedy[i].Words, greedy[i].LogProb)
+					}
+				}
 			}
-		}
+		})
 	}
 }
 
 func TestBeamSearchNeverWorseThanGreedy(t *testing.T) {
-	m, _, _ := trainedTinyModel(t)
-	rng := rand.New(rand.NewPCG(15, 16))
-	noisy, _ := randomTensor[float32](rng, 16, 4, 256)
-	greedy, err := m.Greedy(noisy, DecodeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	better := 0
-	for _, k := range []int{2, 3, 5} {
-		beam, err := m.BeamSearch(noisy, DecodeOptions{Beam: k})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range greedy {
-			if greedy[i].Finished && (!beam[i].Finished || beam[i].LogProb < greedy[i].LogProb-1e-9) {
-				t.Errorf("k=%d image %d: beam %q (%v) worse than greedy %q (%v)", k, i, beam[i].Words, beam[i].LogProb, greedy[i].Words, greedy[i].LogProb)
+	for _, decoder := range decoders {
+		t.Run(decoder, func(t *testing.T) {
+			m, _, _ := trainedTinyDecoder(t, decoder)
+			rng := rand.New(rand.NewPCG(15, 16))
+			noisy, _ := randomTensor[float32](rng, 16, 4, 256)
+			greedy, err := m.Greedy(noisy, DecodeOptions{})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if beam[i].LogProb > greedy[i].LogProb+1e-6 {
-				better++
+			better := 0
+			for _, k := range []int{2, 3, 5} {
+				beam, err := m.BeamSearch(noisy, DecodeOptions{Beam: k})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range greedy {
+					if greedy[i].Finished && (!beam[i].Finished || beam[i].LogProb < greedy[i].LogProb-1e-9) {
+						t.Errorf("k=%d image %d: beam %q (%v) worse than greedy %q (%v)", k, i, beam[i].Words, beam[i].LogProb, greedy[i].Words, greedy[i].LogProb)
+					}
+					if beam[i].LogProb > greedy[i].LogProb+1e-6 {
+						better++
+					}
+				}
 			}
-		}
+			t.Logf("beam search found a more probable caption than greedy for %d of 48 image/beam pairs", better)
+		})
 	}
-	t.Logf("beam search found a more probable caption than greedy for %d of 48 image/beam pairs", better)
 }
 
 func TestBeamSearchReturnsUnfinishedWhenNoBeamEnds(t *testing.T) {
-	m, regions, _ := trainedTinyModel(t)
-	// Make <end> impossible: its output bias becomes hugely negative.
-	bias := m.Store.GetVariable("/decoder/output/dense/biases")
-	if bias == nil {
-		t.Fatal("no output bias variable")
-	}
-	values := tensors.MustCopyFlatData[float32](bias.MustValue())
-	values[text.EndID] = -1e9
-	bias.MustSetValue(tensors.FromFlatDataAndDimensions(values, len(values)))
-	for _, k := range []int{1, 3} {
-		caps, err := m.BeamSearch(regions, DecodeOptions{Beam: k, MaxLen: 6})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, c := range caps {
-			if c.Finished || len(c.Words) != 5 || math.IsInf(c.LogProb, 0) || math.IsNaN(c.LogProb) {
-				t.Errorf("k=%d image %d: %q finished=%v logprob=%v; want 5 unfinished words", k, i, c.Words, c.Finished, c.LogProb)
+	for _, decoder := range decoders {
+		t.Run(decoder, func(t *testing.T) {
+			m, regions, _ := trainedTinyDecoder(t, decoder)
+			// Make <end> impossible: its output bias becomes hugely negative.
+			bias := m.Store.GetVariable("/decoder/output/dense/biases")
+			if bias == nil {
+				t.Fatal("no output bias variable")
 			}
-		}
+			values := tensors.MustCopyFlatData[float32](bias.MustValue())
+			values[text.EndID] = -1e9
+			bias.MustSetValue(tensors.FromFlatDataAndDimensions(values, len(values)))
+			for _, k := range []int{1, 3} {
+				caps, err := m.BeamSearch(regions, DecodeOptions{Beam: k, MaxLen: 6})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, c := range caps {
+					if c.Finished || len(c.Words) != 5 || math.IsInf(c.LogProb, 0) || math.IsNaN(c.LogProb) {
+						t.Errorf("k=%d image %d: %q finished=%v logprob=%v; want 5 unfinished words", k, i, c.Words, c.Finished, c.LogProb)
+					}
+				}
+			}
+		})
 	}
 }
 
 func TestModelFolderAloneReproducesCaptions(t *testing.T) {
-	m, regions, _ := trainedTinyModel(t)
-	before, err := m.BeamSearch(regions, DecodeOptions{Beam: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := m.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := LoadModel(testBackend(t), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	after, err := loaded.BeamSearch(regions, DecodeOptions{Beam: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range before {
-		if strings.Join(before[i].Words, " ") != strings.Join(after[i].Words, " ") || before[i].LogProb != after[i].LogProb {
-			t.Errorf("image %d: %q (%v) before saving, %q (%v) after loading", i, before[i].Words, before[i].LogProb, after[i].Words, after[i].LogProb)
-		}
-	}
-	if *loaded.Config != *m.Config {
-		t.Errorf("config changed: %+v vs %+v", loaded.Config, m.Config)
-	}
-	// A folder missing a file says which.
-	os.Remove(filepath.Join(dir, VocabFile))
-	if _, err := LoadModel(testBackend(t), dir); err == nil || !strings.Contains(err.Error(), VocabFile) {
-		t.Errorf("missing vocab: err = %v", err)
+	for _, decoder := range decoders {
+		t.Run(decoder, func(t *testing.T) {
+			m, regions, _ := trainedTinyDecoder(t, decoder)
+			before, err := m.BeamSearch(regions, DecodeOptions{Beam: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			if err := m.Save(dir); err != nil {
+				t.Fatal(err)
+			}
+			loaded, err := LoadModel(testBackend(t), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			after, err := loaded.BeamSearch(regions, DecodeOptions{Beam: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range before {
+				if strings.Join(before[i].Words, " ") != strings.Join(after[i].Words, " ") || before[i].LogProb != after[i].LogProb {
+					t.Errorf("image %d: %q (%v) before saving, %q (%v) after loading", i, before[i].Words, before[i].LogProb, after[i].Words, after[i].LogProb)
+				}
+			}
+			if *loaded.Config != *m.Config {
+				t.Errorf("config changed: %+v vs %+v", loaded.Config, m.Config)
+			}
+			// A folder missing a file says which.
+			os.Remove(filepath.Join(dir, VocabFile))
+			if _, err := LoadModel(testBackend(t), dir); err == nil || !strings.Contains(err.Error(), VocabFile) {
+				t.Errorf("missing vocab: err = %v", err)
+			}
+		})
 	}
 }
 
 func TestDecodingOneImage(t *testing.T) {
-	m, regions, captions := trainedTinyModel(t)
-	one, err := m.gather(regions, []int32{2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []int{1, 3} {
-		caps, err := m.BeamSearch(one, DecodeOptions{Beam: k})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(caps) != 1 || strings.Join(caps[0].Words, " ") != strings.Join(captions[2], " ") {
-			t.Errorf("beam %d on one image: %+v, want %q", k, caps, captions[2])
-		}
+	for _, decoder := range decoders {
+		t.Run(decoder, func(t *testing.T) {
+			m, regions, captions := trainedTinyDecoder(t, decoder)
+			one, err := m.gather(regions, []int32{2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []int{1, 3} {
+				caps, err := m.BeamSearch(one, DecodeOptions{Beam: k})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(caps) != 1 || strings.Join(caps[0].Words, " ") != strings.Join(captions[2], " ") {
+					t.Errorf("beam %d on one image: %+v, want %q", k, caps, captions[2])
+				}
+			}
+		})
 	}
 }
 
@@ -556,23 +597,27 @@ func TestTopAllowedWordsMatchesFullSort(t *testing.T) {
 }
 
 func TestSkippingAttentionLeavesCaptionsUnchanged(t *testing.T) {
-	m, regions, _ := trainedTinyModel(t)
-	for _, k := range []int{1, 3} {
-		with, err := m.BeamSearch(regions, DecodeOptions{Beam: k})
-		if err != nil {
-			t.Fatal(err)
-		}
-		without, err := m.BeamSearch(regions, DecodeOptions{Beam: k, SkipAttention: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range with {
-			if strings.Join(with[i].Words, " ") != strings.Join(without[i].Words, " ") || with[i].LogProb != without[i].LogProb {
-				t.Errorf("k=%d image %d: %q (%v) with attention, %q (%v) without", k, i, with[i].Words, with[i].LogProb, without[i].Words, without[i].LogProb)
+	for _, decoder := range decoders {
+		t.Run(decoder, func(t *testing.T) {
+			m, regions, _ := trainedTinyDecoder(t, decoder)
+			for _, k := range []int{1, 3} {
+				with, err := m.BeamSearch(regions, DecodeOptions{Beam: k})
+				if err != nil {
+					t.Fatal(err)
+				}
+				without, err := m.BeamSearch(regions, DecodeOptions{Beam: k, SkipAttention: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range with {
+					if strings.Join(with[i].Words, " ") != strings.Join(without[i].Words, " ") || with[i].LogProb != without[i].LogProb {
+						t.Errorf("k=%d image %d: %q (%v) with attention, %q (%v) without", k, i, with[i].Words, with[i].LogProb, without[i].Words, without[i].LogProb)
+					}
+					if len(with[i].Attention) != len(with[i].Words) || without[i].Attention != nil {
+						t.Errorf("k=%d image %d: %d attention maps kept for %d words; %d when skipped", k, i, len(with[i].Attention), len(with[i].Words), len(without[i].Attention))
+					}
+				}
 			}
-			if len(with[i].Attention) != len(with[i].Words) || without[i].Attention != nil {
-				t.Errorf("k=%d image %d: %d attention maps kept for %d words; %d when skipped", k, i, len(with[i].Attention), len(with[i].Words), len(without[i].Attention))
-			}
-		}
+		})
 	}
 }

@@ -76,13 +76,26 @@ type StepInfo struct {
 // encoder (trained from scratch, for synthetic data) gets 64-pixel images, a smaller decoder
 // and a schedule that fits in minutes on two CPU cores.
 func DefaultTrainOptions(encoder string) TrainOptions {
+	return DefaultTrainOptionsFor(encoder, DecoderLSTM)
+}
+
+// DefaultTrainOptionsFor returns the defaults for an encoder and a decoder (DefaultConfigFor):
+// the LSTM's are DefaultTrainOptions'; the Transformer trains with the same schedule at Adam
+// 5e-4 (1e-3 for the tiny encoder), see docs/decoders.md.
+func DefaultTrainOptionsFor(encoder, decoder string) TrainOptions {
 	o := TrainOptions{
-		Model: DefaultConfig(encoder), MinCount: text.DefaultMinCount,
+		Model: DefaultConfigFor(encoder, decoder), MinCount: text.DefaultMinCount,
 		Batch: 64, CaptionsPerImage: 5, Epochs: 30, LR: 1e-3, LRDecay: 0.5, LRPatience: 2, Patience: 4,
 		GradClip: 5, Beam: 1, TestBeam: 3, Crop: true, Seed: 1, ValLimit: 0,
 	}
 	if encoder == "tiny" {
 		o.Epochs, o.LR, o.Patience = 8, 2e-3, 4
+	}
+	if decoder == DecoderTransformer {
+		o.LR = 5e-4
+		if encoder == "tiny" {
+			o.LR = 1e-3
+		}
 	}
 	return o
 }
@@ -203,6 +216,9 @@ func (r *trainRun) checkOptions() error {
 	}
 	if o.Batch < 1 || o.CaptionsPerImage < 1 || o.Epochs < 1 {
 		return fmt.Errorf("train: batch (%d), captions per image (%d) and epochs (%d) must be positive", o.Batch, o.CaptionsPerImage, o.Epochs)
+	}
+	if err := o.Model.ValidateDecoder(); err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	return nil
 }

@@ -49,8 +49,8 @@ func (r *trainRun) buildModel() error {
 		return err
 	}
 	cfg := r.m.Config
-	r.logf("model: %s encoder (%s), %d×%d images, vocabulary %d, captions ≤ %d tokens, embedding %d, hidden %d, attention %d",
-		cfg.Encoder, orNone(cfg.Weights), cfg.ImageSize, cfg.ImageSize, cfg.VocabSize, cfg.MaxLen, cfg.EmbedDim, cfg.HiddenDim, cfg.AttentionDim)
+	r.logf("model: %s encoder (%s), %d×%d images, vocabulary %d, captions ≤ %d tokens, %s decoder (%s)",
+		cfg.Encoder, orNone(cfg.Weights), cfg.ImageSize, cfg.ImageSize, cfg.VocabSize, cfg.MaxLen, cfg.DecoderName(), cfg.DecoderSizes())
 	return nil
 }
 

@@ -8,6 +8,13 @@ gradient clipping at global norm 5; and torchvision's ResNet-50 trunk (eval mode
 
     python3 sat.py resnet50 --batch 16 --reps 5 [--device cpu|cuda]
     python3 sat.py decoder --batch 32 --regions 49 --channels 2048 --vocab 3000 --steps 20 --reps 5
+    python3 sat.py transformer --batch 32            # train step of the Transformer decoder
+    python3 sat.py transformer-greedy --batch 32     # greedy decoding, 20 words, eval mode
+
+The Transformer is captioner/decoder_transformer.go's: d = 512, 3 pre-norm layers
+(nn.TransformerDecoderLayer(norm_first=True), 8 heads, feed-forward 2048, ReLU, dropout 0.1),
+learned word and region positions, final layer norm, output layer; nn.TransformerDecoder has no
+key/value cache, so greedy decoding runs the whole prefix at every step, as its users do.
 
 Prints one JSON object: {"what", "batch", "device", "times": [seconds per repetition], ...}.
 Warm-up repetitions are run first and not reported.
@@ -53,6 +60,33 @@ class Decoder(nn.Module):
         return torch.stack(logits, 1), torch.stack(alphas, 1)
 
 
+class TransformerCaptioner(nn.Module):
+    def __init__(self, channels, vocab, regions, d=512, layers=3, heads=8, ff=2048, dropout=0.1, max_len=21):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, d)
+        self.positions = nn.Parameter(torch.randn(max_len, d) * 0.02)
+        self.memory = nn.Linear(channels, d)
+        self.region_positions = nn.Parameter(torch.randn(regions, d) * 0.02)
+        layer = nn.TransformerDecoderLayer(d, heads, ff, dropout, batch_first=True, norm_first=True)
+        self.decoder = nn.TransformerDecoder(layer, layers, norm=nn.LayerNorm(d))
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(d, vocab)
+
+    def forward(self, regions, inputs):
+        t = inputs.shape[1]
+        x = self.dropout(self.embedding(inputs) + self.positions[:t])
+        memory = self.memory(regions) + self.region_positions
+        mask = nn.Transformer.generate_square_subsequent_mask(t).to(inputs.device)
+        return self.out(self.decoder(x, memory, tgt_mask=mask))
+
+
+def masked_ce(captions, logits):
+    targets = captions[:, 1:]
+    mask = (targets != 0).float()
+    logp = F.log_softmax(logits, -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return -(logp * mask).sum() / mask.sum().clamp(min=1)
+
+
 def caption_loss(captions, logits, alphas, reg=1.0):
     targets = captions[:, 1:]
     mask = (targets != 0).float()
@@ -69,7 +103,7 @@ def sync(device):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["resnet50", "decoder"])
+    ap.add_argument("what", choices=["resnet50", "decoder", "transformer", "transformer-greedy"])
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
@@ -92,6 +126,30 @@ def main():
         def run():
             with torch.no_grad():
                 trunk(x)
+    elif args.what.startswith("transformer"):
+        model = TransformerCaptioner(args.channels, args.vocab, args.regions, max_len=args.steps + 1).to(dev)
+        regions = torch.randn(args.batch, args.regions, args.channels, device=dev)
+        captions = torch.randint(4, args.vocab, (args.batch, args.steps + 1), device=dev)
+        captions[:, 0] = 1
+        if args.what == "transformer":
+            model.train()
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+            def run():
+                opt.zero_grad(set_to_none=True)
+                loss = masked_ce(captions, model(regions, captions[:, :-1]))
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+                opt.step()
+        else:
+            model.eval()
+
+            def run():
+                with torch.no_grad():
+                    words = captions[:, :1]
+                    for _ in range(args.steps):
+                        nxt = model(regions, words)[:, -1].argmax(-1, keepdim=True)
+                        words = torch.cat([words, nxt], 1)
     else:
         model = Decoder(args.channels, args.vocab).to(dev).train()
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)

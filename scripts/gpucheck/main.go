@@ -123,7 +123,7 @@ func main() {
 			skipAttention bool
 		}{{3, true}, {3, false}, {1, true}} {
 			step(fmt.Sprintf("decode 1,000 images, beam %d, attention copied %v (images/s)", c.beam, !c.skipAttention), func() (any, error) {
-				return bench.DecodeThroughput(backend, 1000, 250, c.beam, c.skipAttention, rand.New(rand.NewPCG(4, 4)))
+				return bench.DecodeThroughput(backend, captioner.DecoderLSTM, 1000, 250, c.beam, c.skipAttention, rand.New(rand.NewPCG(4, 4)))
 			})
 		}
 	}
@@ -194,7 +194,7 @@ func b2f(b bool) float64 {
 // random 49×2048 features, vocabulary 3000, 20 steps (bench.DecoderStep).
 func decoderEpoch(backend compute.Backend) (any, error) {
 	const imagesPerBatch, k = 12, 5
-	run, err := bench.DecoderStep(backend, imagesPerBatch, k, rand.New(rand.NewPCG(3, 3)))
+	run, err := bench.DecoderStep(backend, captioner.DecoderLSTM, imagesPerBatch, k, rand.New(rand.NewPCG(3, 3)))
 	if err != nil {
 		return nil, err
 	}

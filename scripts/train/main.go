@@ -29,10 +29,16 @@ func main() {
 	weights := flag.String("weights", "", "encoder weights: .safetensors file or hf:OWNER/REPO[@REV] (resnet50 default: hf:timm/resnet50.a1_in1k)")
 	imageSize := flag.Int("image-size", 0, "input image side (default: 224 for ResNets, 64 for tiny)")
 	grid := flag.Int("grid", 0, "average-pool the encoder grid to G×G regions (0: keep it)")
-	embed := flag.Int("embed", 0, "word embedding size (default 512; 128 for tiny)")
+	decoder := flag.String("decoder", "lstm", "lstm (Show, Attend and Tell) or transformer")
+	embed := flag.Int("embed", 0, "word embedding size, the Transformer's width (default 512; 128 for tiny)")
 	hidden := flag.Int("hidden", 0, "LSTM hidden size (default 512; 256 for tiny)")
-	attention := flag.Int("attention", 0, "attention size (default 512; 128 for tiny)")
-	dropout := flag.Float64("dropout", -1, "dropout before the output layer (default 0.5; 0.2 for tiny)")
+	attention := flag.Int("attention", 0, "LSTM attention size (default 512; 128 for tiny)")
+	layers := flag.Int("layers", 0, "Transformer layers (default 3; 2 for tiny)")
+	heads := flag.Int("heads", 0, "Transformer attention heads (default 8; 4 for tiny)")
+	ff := flag.Int("ff", 0, "Transformer feed-forward width (default 2048; 512 for tiny)")
+	positions := flag.String("positions", "", "Transformer word positions: learned (default) or sinusoidal")
+	tie := flag.Bool("tie-embeddings", false, "Transformer: share the word embedding with the output layer")
+	dropout := flag.Float64("dropout", -1, "dropout (LSTM: before the output layer, default 0.5, 0.2 for tiny; Transformer: 0.1)")
 	minCount := flag.Int("min-count", 5, "words seen fewer times in train captions map to <unk>")
 	batch := flag.Int("batch", 0, "captions per training step (default 64)")
 	epochs := flag.Int("epochs", 0, "maximum epochs (default 30; 8 for tiny)")
@@ -81,11 +87,14 @@ func main() {
 	runDir := *out
 	if runDir == "" {
 		runDir = "runs/" + strings.TrimSuffix(baseName(*data), ".json") + "-" + enc
+		if *decoder != captioner.DecoderLSTM {
+			runDir += "-" + *decoder
+		}
 	}
 	// A fresh run starts from the encoder's defaults; a resumed one from the options it was
 	// started with, so that only the flags given now can differ (and Train refuses those that
 	// would change the run).
-	opts, fromRun := captioner.DefaultTrainOptions(enc), false
+	opts, fromRun := captioner.DefaultTrainOptionsFor(enc, *decoder), false
 	if *resume {
 		saved, err := captioner.LoadRunOptions(runDir)
 		switch {
@@ -103,7 +112,13 @@ func main() {
 	setIf(&opts.Model.FineTuneFrom, *finetune, set["finetune"])
 	setIf(&opts.Model.ImageSize, *imageSize, set["image-size"])
 	setIf(&opts.Model.GridSize, *grid, set["grid"])
+	setIf(&opts.Model.Decoder, decoderField(*decoder), set["decoder"])
 	setIf(&opts.Model.EmbedDim, *embed, set["embed"])
+	setIf(&opts.Model.Layers, *layers, set["layers"])
+	setIf(&opts.Model.Heads, *heads, set["heads"])
+	setIf(&opts.Model.FFDim, *ff, set["ff"])
+	setIf(&opts.Model.Positions, *positions, set["positions"])
+	setIf(&opts.Model.TieEmbeddings, *tie, set["tie-embeddings"])
 	setIf(&opts.Model.HiddenDim, *hidden, set["hidden"])
 	setIf(&opts.Model.AttentionDim, *attention, set["attention"])
 	setIf(&opts.Model.Dropout, *dropout, set["dropout"])
@@ -158,6 +173,15 @@ func main() {
 		fmt.Printf("\ntest (beam %d): BLEU-1 %.4f  BLEU-2 %.4f  BLEU-3 %.4f  BLEU-4 %.4f  ROUGE-L %.4f  CIDEr %.4f%s\n",
 			opts.TestBeam, t.Bleu1, t.Bleu2, t.Bleu3, t.Bleu4, t.RougeL, t.CIDEr, meteorText)
 	}
+}
+
+// decoderField is Config.Decoder for a -decoder value: the LSTM is the unnamed default, as in
+// every run and checkpoint from before the Transformer.
+func decoderField(name string) string {
+	if name == captioner.DecoderLSTM {
+		return ""
+	}
+	return name
 }
 
 func setIf[T any](dst *T, v T, ok bool) {

@@ -1,0 +1,78 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/attncap/attncap/captioner"
+	"github.com/gomlx/compute"
+)
+
+// decodeBatch is the number of images decoded together in the decoding rows.
+const decodeBatch = 32
+
+// decoderRows compares the two decoders at Flickr8k size (49×2048 regions, vocabulary 3000,
+// 20 words, each at its ResNet defaults): the Transformer's training step (PyTorch reference:
+// nn.TransformerDecoder of the same dimensions, bench/reference/sat.py transformer), and greedy
+// and beam-3 decoding of 32 images with each decoder (PyTorch reference for the Transformer's
+// greedy decoding: nn.TransformerDecoder rerunning the prefix every step, as it has no cache).
+func decoderRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, error) {
+	say := opts.Progress
+	if say == nil {
+		say = func(string) {}
+	}
+	var rows []Row
+	for _, b := range opts.DecoderBatches {
+		say(fmt.Sprintf("transformer train step, batch %d", b))
+		step, err := DecoderStep(backend, captioner.DecoderTransformer, b, 1, rng)
+		if err != nil {
+			return nil, err
+		}
+		secs, err := timeit(1, opts.Reps, step)
+		if err != nil {
+			return nil, err
+		}
+		r := stats(fmt.Sprintf("transformer train step, batch %d (d 512, 3 layers, 49×2048, V 3000, 20 steps)", b), "steps/s", 1, secs)
+		r.Note = fmt.Sprintf("%.0f tokens/s", r.Value*float64(b*benchSteps))
+		r.refArgs, r.refCount = []string{"transformer", "--batch", strconv.Itoa(b)}, 1
+		rows = append(rows, r)
+	}
+	for _, beam := range []int{1, 3} {
+		for _, decoder := range []string{captioner.DecoderLSTM, captioner.DecoderTransformer} {
+			say(fmt.Sprintf("%s decoding, beam %d", decoder, beam))
+			r, err := decodeRow(backend, decoder, beam, opts.Reps, rng)
+			if err != nil {
+				return nil, err
+			}
+			if decoder == captioner.DecoderTransformer && beam == 1 {
+				r.refArgs, r.refCount = []string{"transformer-greedy", "--batch", strconv.Itoa(decodeBatch)}, decodeBatch
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
+// decodeRow times beam search (beam 1: greedy) of decodeBatch images with an untrained decoder,
+// so that every caption runs to the 20-word limit; attention weights stay on the device.
+func decodeRow(backend compute.Backend, decoder string, beam, reps int, rng *rand.Rand) (Row, error) {
+	m, err := UntrainedCaptioner(backend, decoder)
+	if err != nil {
+		return Row{}, err
+	}
+	regions := randomTensor(rng, decodeBatch, benchRegions, benchChannels)
+	opts := captioner.DecodeOptions{Beam: beam, MaxLen: benchSteps + 1, SkipAttention: true}
+	secs, err := timeit(1, reps, func() error {
+		_, err := m.BeamSearch(regions, opts)
+		return err
+	})
+	if err != nil {
+		return Row{}, err
+	}
+	name := fmt.Sprintf("%s decoding, beam %d, %d images (20 words, 49×2048, V 3000)", decoder, beam, decodeBatch)
+	if beam == 1 {
+		name = fmt.Sprintf("%s greedy decoding, %d images (20 words, 49×2048, V 3000)", decoder, decodeBatch)
+	}
+	return stats(name, "img/s", decodeBatch, secs), nil
+}

@@ -1,0 +1,213 @@
+package captioner
+
+import (
+	"math"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/layers/attention"
+	"github.com/gomlx/gomlx/ml/layers/norm"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+)
+
+// transformerDecoder is a pre-norm Transformer decoder over the encoder regions ("Attention Is
+// All You Need", Vaswani et al. 2017, with the layer norm before each block as in Xiong et al.
+// 2020 and PyTorch's nn.TransformerDecoderLayer(norm_first=True)). With d = Config.EmbedDim:
+//
+//	memory = W_m regions + b_m + P_r            [B, R, d]   P_r: a learned vector per region
+//	x      = E[w] + P_t                          [B, T, d]   P_t: learned or sinusoidal positions
+//	each of the Layers blocks:
+//	  x = x + Drop(SelfAttention(LN(x)))                     causal: position t sees 0..t
+//	  x = x + Drop(CrossAttention(LN(x), memory))
+//	  x = x + Drop(W₂ Drop(ReLU(W₁ LN(x) + b₁)) + b₂)
+//	logits = W_o LN(x) + b_o                     (TieEmbeddings: E·LN(x) + b_o)
+//
+// Attention is GoMLX's attention.MultiHeadAttention (Heads heads of d/Heads, scaled dot
+// product, output projection) on queries, keys and values projected here, so that decoding can
+// keep each layer's self-attention keys and values of earlier positions in its state (a cache:
+// a step projects only its own word, it does not recompute the prefix) and compute the
+// cross-attention keys and values of the regions once per image (Prepare's memory). The
+// attention over regions reported for pictures is the last layer's cross-attention, averaged
+// over its heads.
+type transformerDecoder struct{ cfg *Config }
+
+// headDim is the width of one attention head.
+func (d transformerDecoder) headDim() int { return d.cfg.EmbedDim / d.cfg.Heads }
+
+func (d transformerDecoder) Prepare(scope *model.Scope, regions *Node, steps int) (memory, state []*Node) {
+	s := scope.At("decoder")
+	mem := d.memory(s, regions)
+	rows := regions.Shape().Dimensions[0]
+	for l := 0; l < d.cfg.Layers; l++ {
+		k, v := d.crossKeysValues(s.At("layer_%d", l), mem)
+		memory = append(memory, k, v)
+		empty := Zeros(regions.Graph(), shapes.Make(regions.DType(), rows, steps, d.cfg.EmbedDim))
+		state = append(state, empty, empty)
+	}
+	return memory, state
+}
+
+func (d transformerDecoder) Slots() (memory, state int) { return 2 * d.cfg.Layers, 2 * d.cfg.Layers }
+
+func (d transformerDecoder) Step(scope *model.Scope, regions *Node, memory, state []*Node, prev, position *Node) (logits *Node, next []*Node, alpha *Node) {
+	s := scope.At("decoder")
+	g := prev.Graph()
+	rows, steps := state[0].Shape().Dimensions[0], state[0].Shape().Dimensions[1]
+	x := d.embed(s, Reshape(prev, rows, 1), Reshape(position, 1), regions.DType()) // [N, 1, d]
+	// Keys at positions 0..position are valid: the cache's own past and the word written now.
+	valid := LessOrEqual(Iota(g, shapes.Make(dtypes.Int32, steps), 0), position)
+	keyMask := BroadcastToDims(InsertAxes(valid, 0), rows, steps)
+	zero := ScalarZero(g, dtypes.Int32)
+	next = make([]*Node, len(state))
+	for l := 0; l < d.cfg.Layers; l++ {
+		cache := func(k, v *Node) (keys, values, mask *Node) {
+			next[2*l] = DynamicUpdateSlice(state[2*l], k, []*Node{zero, position, zero})
+			next[2*l+1] = DynamicUpdateSlice(state[2*l+1], v, []*Node{zero, position, zero})
+			return next[2*l], next[2*l+1], keyMask
+		}
+		var a *Node
+		x, a = d.block(s.At("layer_%d", l), x, memory[2*l], memory[2*l+1], cache, l == d.cfg.Layers-1)
+		if a != nil {
+			alpha = Reshape(a, rows, -1)
+		}
+	}
+	return Reshape(d.logits(s, x), rows, d.cfg.VocabSize), next, alpha
+}
+
+func (d transformerDecoder) TeacherForced(scope *model.Scope, regions, captions *Node) (logits, alphas *Node) {
+	s := scope.At("decoder")
+	steps := captions.Shape().Dimensions[1] - 1
+	g := captions.Graph()
+	x := d.embed(s, Slice(captions, AxisRange(), AxisRange(0, steps)), Iota(g, shapes.Make(dtypes.Int32, steps), 0), regions.DType())
+	mem := d.memory(s, regions)
+	causal := func(k, v *Node) (keys, values, mask *Node) { return k, v, nil }
+	for l := 0; l < d.cfg.Layers; l++ {
+		ls := s.At("layer_%d", l)
+		k, v := d.crossKeysValues(ls, mem)
+		var a *Node
+		x, a = d.block(ls, x, k, v, causal, l == d.cfg.Layers-1)
+		if a != nil {
+			alphas = a
+		}
+	}
+	return d.logits(s, x), alphas
+}
+
+// memory projects the regions [B, R, C] to the model width and adds a learned vector per
+// region, so that attention can tell where a region is: [B, R, d].
+func (d transformerDecoder) memory(s *model.Scope, regions *Node) *Node {
+	dims := regions.Shape().Dimensions
+	m := layers.Dense(s.At("memory"), regions, true, d.cfg.EmbedDim)
+	pos := s.At("region_positions").WithInitializer(initializer.RandomNormalFn(s, 0.02)).
+		VariableWithShape("embeddings", shapes.Make(regions.DType(), dims[1], d.cfg.EmbedDim))
+	return Add(m, InsertAxes(pos.NodeValue(regions.Graph()), 0))
+}
+
+// crossKeysValues projects the memory to one layer's cross-attention keys and values, [B, R, d]
+// each.
+func (d transformerDecoder) crossKeysValues(ls *model.Scope, memory *Node) (keys, values *Node) {
+	ca := ls.At("cross_attention")
+	return layers.Dense(ca.At("key"), memory, true, d.cfg.EmbedDim), layers.Dense(ca.At("value"), memory, true, d.cfg.EmbedDim)
+}
+
+// embed is the word embedding of ids [N, S] plus the positions' [S] vectors, with dropout:
+// [N, S, d].
+func (d transformerDecoder) embed(s *model.Scope, ids, positions *Node, dtype dtypes.DType) *Node {
+	x := layers.Embedding(s.At("embedding"), InsertAxes(ids, -1), dtype, d.cfg.VocabSize, d.cfg.EmbedDim)
+	x = Add(x, InsertAxes(d.positionVectors(s, positions, dtype), 0))
+	return layers.DropoutStatic(s.At("embedding_dropout"), x, d.cfg.Dropout)
+}
+
+// positionVectors are the vectors of positions [S] (int32), [S, d]: rows of a learned table,
+// or the sinusoids of Vaswani et al. §3.5, PE(p, 2i) = sin(p/10000^(2i/d)), PE(p, 2i+1) =
+// cos(p/10000^(2i/d)).
+func (d transformerDecoder) positionVectors(s *model.Scope, positions *Node, dtype dtypes.DType) *Node {
+	g := positions.Graph()
+	var table *Node
+	if d.cfg.Positions == "sinusoidal" {
+		table = ConvertDType(Const(g, sinusoids(d.cfg.MaxLen, d.cfg.EmbedDim)), dtype)
+	} else {
+		v := s.At("positions").WithInitializer(initializer.RandomNormalFn(s, 0.02)).
+			VariableWithShape("embeddings", shapes.Make(dtype, d.cfg.MaxLen, d.cfg.EmbedDim))
+		table = v.NodeValue(g)
+	}
+	return Gather(table, InsertAxes(positions, -1))
+}
+
+// sinusoids is the table of sinusoidal position vectors, [n][dim].
+func sinusoids(n, dim int) [][]float32 {
+	table := make([][]float32, n)
+	for p := range table {
+		table[p] = make([]float32, dim)
+		for i := 0; i < dim; i += 2 {
+			angle := float64(p) / math.Pow(10000, float64(i)/float64(dim))
+			table[p][i] = float32(math.Sin(angle))
+			if i+1 < dim {
+				table[p][i+1] = float32(math.Cos(angle))
+			}
+		}
+	}
+	return table
+}
+
+// selfKeysValues gives self-attention its keys, values and key mask from the block's own
+// projected keys and values of x: in training x's own with a causal mask (mask nil); in a
+// decoding step the layer's cache with this position written in, masked past it.
+type selfKeysValues func(k, v *Node) (keys, values, mask *Node)
+
+// block is one pre-norm layer over x [N, S, d], with this layer's cross-attention keys and
+// values of the regions [N, R, d]. With wantAlpha it also returns the cross-attention weights
+// averaged over heads, [N, S, R].
+func (d transformerDecoder) block(ls *model.Scope, x, crossKeys, crossValues *Node, selfKV selfKeysValues, wantAlpha bool) (y, alpha *Node) {
+	width, heads, rate := d.cfg.EmbedDim, d.cfg.Heads, d.cfg.Dropout
+
+	h := layerNorm(ls.At("self_norm"), x)
+	sa := ls.At("self_attention")
+	keys, values, mask := selfKV(layers.Dense(sa.At("key"), h, true, width), layers.Dense(sa.At("value"), h, true, width))
+	self := attention.MultiHeadAttention(sa, layers.Dense(sa.At("query"), h, true, width), keys, values, heads, d.headDim()).WithPreProjected(true)
+	if mask == nil {
+		self = self.WithCausalMask(true)
+	} else {
+		self = self.WithKeyMask(mask)
+	}
+	x = Add(x, layers.DropoutStatic(ls.At("self_dropout"), self.Done(), rate))
+
+	h = layerNorm(ls.At("cross_norm"), x)
+	ca := ls.At("cross_attention")
+	cross := attention.MultiHeadAttention(ca, layers.Dense(ca.At("query"), h, true, width), crossKeys, crossValues, heads, d.headDim()).WithPreProjected(true)
+	var out *Node
+	if wantAlpha {
+		var coefficients *Node
+		out, coefficients = cross.DoneWithCoefficients() // [N, S, heads, R]
+		alpha = ReduceMean(coefficients, 2)
+	} else {
+		out = cross.Done()
+	}
+	x = Add(x, layers.DropoutStatic(ls.At("cross_dropout"), out, rate))
+
+	h = layerNorm(ls.At("ff_norm"), x)
+	f := layers.DropoutStatic(ls.At("ff_dropout"), activation.Relu(layers.Dense(ls.At("ff1"), h, true, d.cfg.FFDim)), rate)
+	x = Add(x, layers.DropoutStatic(ls.At("out_dropout"), layers.Dense(ls.At("ff2"), f, true, width), rate))
+	return x, alpha
+}
+
+// logits are the next-word logits of x [N, S, d] after the final layer norm: [N, S, V].
+func (d transformerDecoder) logits(s *model.Scope, x *Node) *Node {
+	h := layerNorm(s.At("final_norm"), x)
+	if !d.cfg.TieEmbeddings {
+		return layers.Dense(s.At("output"), h, true, d.cfg.VocabSize)
+	}
+	g := x.Graph()
+	table := s.At("embedding").VariableWithShape("embeddings", shapes.Make(x.DType(), d.cfg.VocabSize, d.cfg.EmbedDim)).NodeValue(g)
+	bias := s.At("output").WithInitializer(initializer.Zero).VariableWithShape("bias", shapes.Make(x.DType(), d.cfg.VocabSize)).NodeValue(g)
+	return Add(Einsum("nsd,vd->nsv", h, table), bias)
+}
+
+// layerNorm normalises the last axis with a learned gain and offset, ε = 1e-5 (PyTorch's).
+func layerNorm(s *model.Scope, x *Node) *Node {
+	return norm.LayerNorm(s, x, -1).Epsilon(1e-5).Done()
+}
