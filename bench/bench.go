@@ -51,6 +51,8 @@ type Options struct {
 	Progress func(string)
 	// ResNetBatches and DecoderBatches are the batch sizes measured (default 1, 16 and 32, 64).
 	ResNetBatches, DecoderBatches []int
+	// Only runs one group of rows: "decoders" (LSTM against Transformer); "" runs them all.
+	Only string
 }
 
 // stats turns per-repetition seconds into a row of "per second" values (count per rep / time).
@@ -190,6 +192,9 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	}
 	if len(opts.DecoderBatches) == 0 {
 		opts.DecoderBatches = []int{32, 64}
+	}
+	if opts.Only == "decoders" {
+		return decoderRows(backend, opts, rng)
 	}
 
 	for _, b := range opts.DecoderBatches {

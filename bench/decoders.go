@@ -22,6 +22,8 @@ func decoderRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, 
 	if say == nil {
 		say = func(string) {}
 	}
+	cfg := captioner.DefaultConfigFor("resnet50", captioner.DecoderTransformer)
+	sizes := []string{"--embed", strconv.Itoa(cfg.EmbedDim), "--layers", strconv.Itoa(cfg.Layers), "--heads", strconv.Itoa(cfg.Heads), "--ff", strconv.Itoa(cfg.FFDim)}
 	var rows []Row
 	for _, b := range opts.DecoderBatches {
 		say(fmt.Sprintf("transformer train step, batch %d", b))
@@ -33,9 +35,9 @@ func decoderRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, 
 		if err != nil {
 			return nil, err
 		}
-		r := stats(fmt.Sprintf("transformer train step, batch %d (d 512, 3 layers, 49×2048, V 3000, 20 steps)", b), "steps/s", 1, secs)
+		r := stats(fmt.Sprintf("transformer train step, batch %d (d %d, %d layers, 49×2048, V 3000, 20 steps)", b, cfg.EmbedDim, cfg.Layers), "steps/s", 1, secs)
 		r.Note = fmt.Sprintf("%.0f tokens/s", r.Value*float64(b*benchSteps))
-		r.refArgs, r.refCount = []string{"transformer", "--batch", strconv.Itoa(b)}, 1
+		r.refArgs, r.refCount = append([]string{"transformer", "--batch", strconv.Itoa(b)}, sizes...), 1
 		rows = append(rows, r)
 	}
 	for _, beam := range []int{1, 3} {
@@ -46,7 +48,7 @@ func decoderRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, 
 				return nil, err
 			}
 			if decoder == captioner.DecoderTransformer && beam == 1 {
-				r.refArgs, r.refCount = []string{"transformer-greedy", "--batch", strconv.Itoa(decodeBatch)}, decodeBatch
+				r.refArgs, r.refCount = append([]string{"transformer-greedy", "--batch", strconv.Itoa(decodeBatch)}, sizes...), decodeBatch
 			}
 			rows = append(rows, r)
 		}

@@ -108,10 +108,10 @@ func (d transformerDecoder) memory(s *model.Scope, regions *Node) *Node {
 }
 
 // crossKeysValues projects the memory to one layer's cross-attention keys and values, [B, R, d]
-// each.
+// each (one product, then split).
 func (d transformerDecoder) crossKeysValues(ls *model.Scope, memory *Node) (keys, values *Node) {
-	ca := ls.At("cross_attention")
-	return layers.Dense(ca.At("key"), memory, true, d.cfg.EmbedDim), layers.Dense(ca.At("value"), memory, true, d.cfg.EmbedDim)
+	kv := Split(layers.Dense(ls.At("cross_attention").At("kv"), memory, true, 2*d.cfg.EmbedDim), -1, 2)
+	return kv[0], kv[1]
 }
 
 // embed is the word embedding of ids [N, S] plus the positions' [S] vectors, with dropout:
@@ -167,8 +167,10 @@ func (d transformerDecoder) block(ls *model.Scope, x, crossKeys, crossValues *No
 
 	h := layerNorm(ls.At("self_norm"), x)
 	sa := ls.At("self_attention")
-	keys, values, mask := selfKV(layers.Dense(sa.At("key"), h, true, width), layers.Dense(sa.At("value"), h, true, width))
-	self := attention.MultiHeadAttention(sa, layers.Dense(sa.At("query"), h, true, width), keys, values, heads, d.headDim()).WithPreProjected(true)
+	// Queries, keys and values in one product (as PyTorch's in_proj), then split.
+	qkv := Split(layers.Dense(sa.At("qkv"), h, true, 3*width), -1, 3)
+	keys, values, mask := selfKV(qkv[1], qkv[2])
+	self := attention.MultiHeadAttention(sa, qkv[0], keys, values, heads, d.headDim()).WithPreProjected(true)
 	if mask == nil {
 		self = self.WithCausalMask(true)
 	} else {

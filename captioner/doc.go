@@ -1,4 +1,18 @@
-// Package captioner holds the Show, Attend and Tell model as GoMLX graphs — encoders, soft
-// attention, the LSTM decoder, the loss and decoding — and the backend selection that runs them
-// on the pure-Go backend or on XLA (CUDA through PJRT).
+// Package captioner holds the captioning model as GoMLX graphs and everything that trains and
+// runs it, one file (group) per part:
+//
+//   - encoders: encoder.go (ResNet, TinyEncoder, EncodeGrid, Encode), encoder_conv.go
+//     (convolution per backend), encoder_weights.go (pretrained weights, hf: references);
+//   - decoders: decoder.go (the Decoder interface, NewDecoder, CaptionLoss), decoder_lstm.go
+//     (Show, Attend and Tell), decoder_transformer.go (pre-norm Transformer);
+//   - decoding: decode.go (Greedy, BeamSearch), model.go (Model and its compiled graphs),
+//     caption.go (images and features to captions), visualize.go (attention pictures);
+//   - training: train.go (TrainOptions, Train and its stages), train_data.go, train_model.go,
+//     train_epoch.go, train_options.go, optimizer.go;
+//   - features: features.go (ExtractFeatures, Features files), featurecache.go;
+//   - checkpoints: checkpoint.go (model folders), config.go (Config), evaluate.go (OpenModel,
+//     EvaluateSplit);
+//   - backend.go: the pure-Go backend or XLA (CUDA through PJRT).
+//
+// docs/architecture.md shows how data flows through them.
 package captioner

@@ -192,7 +192,8 @@ func (m *Model) prepareExec(steps int) (*model.Exec, error) {
 // stepExec returns the graph of one decoding step over N hypothesis rows that keeps, per row,
 // the n most probable allowed next words (compiled on first use for each n). Its inputs are
 // the regions, the decoder's memory and state (Decoder.Prepare), parents (which row's state
-// each hypothesis continues: beam search reorders them), prev (the word each just emitted) and
+// each hypothesis continues: beam search reorders them; n = 1 is greedy decoding, whose rows
+// never move, so that graph skips the reordering), prev (the word each just emitted) and
 // the scalar position of prev; its outputs are the n best log-probabilities [N, n] (best first,
 // -inf past the allowed words), their word ids [N, n] int32, the attention [N, R] and the new
 // state. Choosing the words in the graph means only N·n numbers leave the device per step, not
@@ -211,9 +212,11 @@ func (m *Model) stepExec(n int) (*model.Exec, error) {
 		regions, parents, prev, position := in[0], in[1], in[2], in[3]
 		numMemory, _ := dec.Slots()
 		memory, state := in[4:4+numMemory], in[4+numMemory:]
-		idx := graph.InsertAxes(parents, -1)
-		for i := range state {
-			state[i] = graph.Gather(state[i], idx)
+		if n > 1 {
+			idx := graph.InsertAxes(parents, -1)
+			for i := range state {
+				state[i] = graph.Gather(state[i], idx)
+			}
 		}
 		logits, next, alpha := dec.Step(scope, regions, memory, state, prev, position)
 		values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), n)

@@ -175,7 +175,7 @@ type ModelInfo struct {
 func (s *Server) Info() ModelInfo {
 	c := s.m.Config
 	h, w := c.GridDims()
-	return ModelInfo{Encoder: c.Encoder, Decoder: "lstm", VocabSize: c.VocabSize, ImageSize: c.ImageSize, Grid: [2]int{h, w},
+	return ModelInfo{Encoder: c.Encoder, Decoder: c.DecoderName(), VocabSize: c.VocabSize, ImageSize: c.ImageSize, Grid: [2]int{h, w},
 		MaxNewTokens: c.MaxLen - 1, Backend: s.opts.Backend, Checkpoint: s.opts.Checkpoint,
 		Beam: s.opts.Beam, MaxBeam: s.opts.MaxBeam, MaxBatch: s.opts.MaxBatch, MaxImages: s.opts.MaxImages,
 		MaxBodyBytes: s.opts.MaxBodyBytes, MaxPixels: s.opts.MaxPixels}

@@ -11,8 +11,9 @@ gradient clipping at global norm 5; and torchvision's ResNet-50 trunk (eval mode
     python3 sat.py transformer --batch 32            # train step of the Transformer decoder
     python3 sat.py transformer-greedy --batch 32     # greedy decoding, 20 words, eval mode
 
-The Transformer is captioner/decoder_transformer.go's: d = 512, 3 pre-norm layers
-(nn.TransformerDecoderLayer(norm_first=True), 8 heads, feed-forward 2048, ReLU, dropout 0.1),
+The Transformer is captioner/decoder_transformer.go's at its ResNet defaults: d = 512, 2
+pre-norm layers (nn.TransformerDecoderLayer(norm_first=True), 8 heads, feed-forward 2048, ReLU,
+dropout 0.1; --embed, --layers, --heads, --ff change them),
 learned word and region positions, final layer norm, output layer; nn.TransformerDecoder has no
 key/value cache, so greedy decoding runs the whole prefix at every step, as its users do.
 
@@ -113,6 +114,10 @@ def main():
     ap.add_argument("--vocab", type=int, default=3000)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--embed", type=int, default=512)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--heads", type=int, default=8)
+    ap.add_argument("--ff", type=int, default=2048)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -127,7 +132,8 @@ def main():
             with torch.no_grad():
                 trunk(x)
     elif args.what.startswith("transformer"):
-        model = TransformerCaptioner(args.channels, args.vocab, args.regions, max_len=args.steps + 1).to(dev)
+        model = TransformerCaptioner(args.channels, args.vocab, args.regions, d=args.embed, layers=args.layers,
+                                     heads=args.heads, ff=args.ff, max_len=args.steps + 1).to(dev)
         regions = torch.randn(args.batch, args.regions, args.channels, device=dev)
         captions = torch.randint(4, args.vocab, (args.batch, args.steps + 1), device=dev)
         captions[:, 0] = 1

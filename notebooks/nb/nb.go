@@ -25,6 +25,9 @@ const (
 	NotebookRun = "runs/notebook-shapes"
 	// NotebookData is notebook 02's small synthetic set.
 	NotebookData = "runs/notebook-shapes-data"
+	// TransformerRun is where `go run ./scripts/train -data shapes -decoder transformer` trains
+	// (notebook 05 trains it there when it is missing).
+	TransformerRun = "runs/shapes-tiny-transformer"
 )
 
 func init() {
@@ -74,7 +77,7 @@ func TrainedRun() Run {
 		{MainRun, "shapes", "the README main command's run (8 epochs on 3,000 images)"},
 		{NotebookRun, NotebookData, "notebook 02's run (4 epochs on 600 images; the README main command's run " + MainRun + " is better where it exists)"},
 	} {
-		if finished(r.Dir) {
+		if Finished(r.Dir) {
 			if opts, err := captioner.LoadRunOptions(r.Dir); err == nil && opts.Data != "" {
 				r.Data = opts.Data
 			}
@@ -86,8 +89,8 @@ func TrainedRun() Run {
 	return Run{}
 }
 
-// finished says whether a run folder holds a best model and a finished training state.
-func finished(dir string) bool {
+// Finished says whether a run folder holds a best model and a finished training state.
+func Finished(dir string) bool {
 	if _, err := os.Stat(filepath.Join(dir, "best", captioner.ConfigFile)); err != nil {
 		return false
 	}

@@ -1,7 +1,7 @@
 // Command bench prints attncap's speed on the current backend — and, with -compare, PyTorch's
 // on the same machine in the same run, with the attncap/PyTorch ratio per row:
 //
-//	go run ./scripts/bench [-compare] [-reps 5] [-json OUT.json] [-backend go|xla:cuda] [-device cpu|cuda]
+//	go run ./scripts/bench [-compare] [-reps 5] [-json OUT.json] [-backend go|xla:cuda] [-device cpu|cuda] [-only decoders]
 package main
 
 import (
@@ -22,10 +22,14 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "Python with torch and torchvision, for -compare")
 	device := flag.String("device", "cpu", "PyTorch device for -compare: cpu or cuda")
 	backendName := flag.String("backend", "", "go (default), xla:cuda, … (default: $GOMLX_BACKEND or go)")
+	only := flag.String("only", "", "run one group of rows: decoders (LSTM against Transformer: train step, greedy and beam-3 decoding)")
 	flag.Parse()
+	if *only != "" && *only != "decoders" {
+		check(fmt.Errorf("-only %q: the groups are decoders", *only))
+	}
 	backend, desc, err := captioner.NewBackend(*backendName)
 	check(err)
-	opts := bench.Options{Reps: *reps, Python: *python, Device: *device, Progress: func(s string) { fmt.Fprintln(os.Stderr, "…", s) }}
+	opts := bench.Options{Reps: *reps, Python: *python, Device: *device, Only: *only, Progress: func(s string) { fmt.Fprintln(os.Stderr, "…", s) }}
 	rows, err := bench.Run(backend, opts)
 	check(err)
 	if *compare {
