@@ -51,8 +51,12 @@ type Options struct {
 	Progress func(string)
 	// ResNetBatches and DecoderBatches are the batch sizes measured (default 1, 16 and 32, 64).
 	ResNetBatches, DecoderBatches []int
-	// Only runs one group of rows: "decoders" (LSTM against Transformer); "" runs them all.
+	// Only runs one group of rows: "decoders" (LSTM against Transformer), "pipeline" (the image
+	// pipeline without an encoder at GOMAXPROCS 1, 2 and all cores); "" runs them all.
 	Only string
+	// PipelineImages is the folder of JPEGs for the pipeline rows (default PipelineImages;
+	// synthetic JPEGs when it has none).
+	PipelineImages string
 }
 
 // stats turns per-repetition seconds into a row of "per second" values (count per rep / time).
@@ -196,6 +200,10 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	if opts.Only == "decoders" {
 		return decoderRows(backend, opts, rng)
 	}
+	if opts.Only == "pipeline" {
+		say("image pipeline without an encoder, GOMAXPROCS 1 and 2")
+		return pipelineRows(opts, rng)
+	}
 
 	for _, b := range opts.DecoderBatches {
 		say(fmt.Sprintf("decoder train step, batch %d", b))
@@ -285,6 +293,12 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	sort.Float64s(cpuUsed)
 	r.Note = fmt.Sprintf("%.0f%% of %d cores busy", 100*cpuUsed[len(cpuUsed)/2]/float64(numCPU()), numCPU())
 	rows = append(rows, r)
+	say("image pipeline without an encoder, GOMAXPROCS 1 and 2")
+	pipeline, err := pipelineRows(opts, rng)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, pipeline...)
 	rows = append(rows, Row{Name: "peak memory (max RSS)", Unit: "MiB", Value: MaxRSSMiB()})
 	return rows, nil
 }

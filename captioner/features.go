@@ -70,7 +70,7 @@ func (m *Model) weightsFile() (string, error) {
 const EncoderStreams = 2
 
 // ExtractFeatures decodes, preprocesses and encodes image files in batches of batchSize. Images
-// are decoded on all cores ahead of the encoder, which works on EncoderStreams batches at once.
+// are decoded on all cores (datasets.ImageBatches) ahead of the encoder, which works on EncoderStreams batches at once.
 // progress, when not nil, receives a progress bar.
 func (m *Model) ExtractFeatures(paths []string, batchSize int, progress io.Writer) (*Features, error) {
 	if len(paths) == 0 {
@@ -99,17 +99,18 @@ func (m *Model) ExtractFeatures(paths []string, batchSize int, progress io.Write
 	ch := make(chan loaded, EncoderStreams)
 	go func() {
 		defer close(ch)
-		for i := range numBatches {
-			b, err := datasets.LoadImageBatch(paths[i*batchSize:min((i+1)*batchSize, len(paths))], m.ImageOptions(), nil)
-			if err != nil {
-				fail(err)
-				return
-			}
+		// Decoding runs on all cores and goes on to the next batches while one is handed over,
+		// so that no core waits for a batch's slowest image.
+		err := datasets.ImageBatches(paths, batchSize, m.ImageOptions(), nil, 0, func(i int, b *datasets.ImageBatch) error {
 			select {
 			case ch <- loaded{i, b}:
+				return nil
 			case <-ctx.Done():
-				return
+				return ctx.Err()
 			}
+		})
+		if err != nil {
+			fail(err)
 		}
 	}()
 	bar := newBar(progress, len(paths), "encoding", progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"))
@@ -123,7 +124,9 @@ func (m *Model) ExtractFeatures(paths []string, batchSize int, progress io.Write
 		if ctx.Err() != nil {
 			return // failed elsewhere: drain
 		}
-		out, err := exec.Call(l.batch.Tensor())
+		in := l.batch.Tensor()
+		l.batch.Recycle() // its values are in the tensor: the memory serves a later batch
+		out, err := exec.Call(in)
 		if err != nil {
 			fail(fmt.Errorf("features: %w", err))
 			return

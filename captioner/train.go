@@ -45,6 +45,7 @@ type TrainOptions struct {
 	ValLimit         int                           `json:"val_limit"`                                // decode at most this many val images per epoch (0: all)
 	NoValidation     bool                          `json:"no_validation" flag:"no-val"`              // train without a val split: no LR decay, no early stop, the last epoch's model is kept
 	NoTest           bool                          `json:"no_test" flag:"no-test" resume:"safe"`     // skip the final test (allowed without a test split)
+	SCST             SCSTOptions                   `json:"scst"`                                     // the self-critical stage after cross-entropy (off unless Enabled)
 	RebuildFeatures  bool                          `json:"-" flag:"rebuild-features"`                // recompute cached encoder features
 	Meteor           MeteorChoice                  `json:"-"`                                        // METEOR in the final test (reporting only)
 	CacheDir         string                        `json:"-"`                                        // feature cache ("" : the user cache folder)
@@ -91,6 +92,7 @@ func DefaultTrainOptionsFor(encoder, decoder string) TrainOptions {
 	if encoder == "tiny" {
 		o.Epochs, o.LR, o.Patience = 8, 2e-3, 4
 	}
+	o.SCST = DefaultSCSTOptions(encoder)
 	if decoder == DecoderTransformer {
 		o.LR = 5e-4
 		if encoder == "tiny" {
@@ -109,15 +111,16 @@ type Sample struct {
 
 // TrainResult summarises a training run.
 type TrainResult struct {
-	Epochs      int             // epochs completed
-	BestEpoch   int             // epoch of the best val BLEU-4 (1-based; the last epoch without validation)
-	BestValBLEU float64         // its val BLEU-4 (0 without validation)
-	Test        metrics.Scores  // scores of the best checkpoint on the test split
-	Tested      bool            // whether Test holds scores (false with NoTest)
-	Samples     []Sample        // a few test captions
-	Interrupted bool            // stopped by the context (state saved; resume with Resume)
-	Elapsed     time.Duration   // training time, all sessions of the run together
-	Backend     compute.Backend // where it ran
+	Epochs      int                   // epochs completed
+	BestEpoch   int                   // epoch of the best val BLEU-4 (1-based; the last epoch without validation)
+	BestValBLEU float64               // its val BLEU-4 (0 without validation)
+	Test        metrics.Scores        // scores of the best checkpoint on the test split
+	Tested      bool                  // whether Test holds scores (false with NoTest)
+	Objects     *metrics.ObjectScores // object accuracy on the test split (nil: no shapes ground truth, objects.go)
+	Samples     []Sample              // a few test captions
+	Interrupted bool                  // stopped by the context (state saved; resume with Resume)
+	Elapsed     time.Duration         // training time, all sessions of the run together
+	Backend     compute.Backend       // where it ran
 }
 
 // ErrInterrupted is returned (wrapped) when the context stops training; the run was saved.
@@ -172,7 +175,9 @@ type trainRun struct {
 //  4. startTrainer: Adam (NewOptimizer), the optimizer state of a resumed run, the step plan;
 //  5. the epoch loop: trainEpoch (one pass over the train split, interruptible) then endEpoch
 //     (validation by decoding the val split, model selection, LR decay, early stop, RUN/last);
-//  6. finalTest: the best model decoded on the test split with TestBeam.
+//  6. with SCST.Enabled, the self-critical stage (scst.go): the best cross-entropy model trained
+//     on the CIDEr-D of its sampled captions; RUN/best becomes the best model by val CIDEr-D;
+//  7. finalTest: the best model decoded on the test split with TestBeam.
 //
 // It writes RUN/best (the best model), RUN/last (everything needed to resume), RUN/state.json,
 // RUN/options.json and a line of RUN/metrics.jsonl per epoch. When ctx is cancelled it saves
@@ -202,6 +207,11 @@ func Train(ctx context.Context, backend compute.Backend, opts TrainOptions) (*Tr
 		}
 	}
 	res.Epochs, res.BestEpoch, res.BestValBLEU, res.Elapsed = r.state.Epoch, r.state.BestEpoch, r.state.BestBLEU, seconds(r.state.Seconds)
+	if r.opts.SCST.Enabled {
+		if err := r.scst(); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.finalTest(res); err != nil {
 		return nil, err
 	}
@@ -274,11 +284,12 @@ func (r *trainRun) finalTest(res *TrainResult) error {
 	if w := metrics.CIDErWarning(len(caps)); w != "" {
 		r.logf("warning: test %s", w)
 	}
+	res.Objects = r.testObjectAccuracy(test.images, caps)
 	res.Tested = true
 	for i := 0; i < min(5, len(caps)); i++ {
 		res.Samples = append(res.Samples, Sample{Image: test.images[i], Caption: strings.Join(caps[i].Words, " "), References: test.raw[i]})
 	}
-	return writeJSON(r.path(testFile), res.Test)
+	return writeJSON(r.path(testFile), metrics.ScoreReport{Scores: res.Test, Objects: res.Objects})
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

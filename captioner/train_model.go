@@ -86,8 +86,11 @@ func (r *trainRun) resumedModel() error {
 	if err := json.Unmarshal(data, r.state); err != nil {
 		return fmt.Errorf("resume: %s is damaged (%v); start a new run in another -out", r.path(stateFile), err)
 	}
-	if r.state.Finished {
-		return fmt.Errorf("resume: the run in %s already finished", r.opts.Out)
+	if r.state.Finished && !r.opts.SCST.Enabled {
+		return fmt.Errorf("resume: the run in %s already finished (-scst -resume adds the self-critical stage to it)", r.opts.Out)
+	}
+	if r.state.Finished && scstFinished(r.opts.Out) {
+		return fmt.Errorf("resume: the run in %s already finished, its self-critical stage too", r.opts.Out)
 	}
 	if err := r.checkResumedOptions(); err != nil {
 		return err

@@ -110,6 +110,14 @@ func TestTrainEvaluateCaptionEndToEnd(t *testing.T) {
 	if ev.Scores != res.Test {
 		t.Errorf("evaluating the saved model gives %+v, training reported %+v", ev.Scores, res.Test)
 	}
+	// Object accuracy (the set has shapes ground truth): the same from both, in test_metrics.json.
+	obj, _, err := ev.ObjectAccuracy(data)
+	if err != nil || obj == nil || res.Objects == nil || !reflect.DeepEqual(*obj, *res.Objects) {
+		t.Errorf("object accuracy: evaluation %+v (%v), training %+v", obj, err, res.Objects)
+	}
+	if raw, _ := os.ReadFile(filepath.Join(opts.Out, testFile)); !strings.Contains(string(raw), `"objects": {`) {
+		t.Errorf("%s has no object accuracy: %s", testFile, raw)
+	}
 	caps, err := m.CaptionImages(ev.Images[:2], DecodeOptions{Beam: 3}, 2, nil)
 	if err != nil {
 		t.Fatal(err)

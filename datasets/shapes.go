@@ -40,6 +40,23 @@ type ShapesOptions struct {
 	MaxSize int `json:"max_size"`
 }
 
+// fill sets the default image sizes and checks the options.
+func (opts *ShapesOptions) fill() error {
+	if opts.N < 10 {
+		return fmt.Errorf("shapes: need at least 10 images, got %d", opts.N)
+	}
+	if opts.MinSize == 0 {
+		opts.MinSize = 96
+	}
+	if opts.MaxSize == 0 {
+		opts.MaxSize = 160
+	}
+	if opts.MinSize < 48 || opts.MaxSize < opts.MinSize {
+		return fmt.Errorf("shapes: image sizes must satisfy 48 <= min <= max, got %d..%d", opts.MinSize, opts.MaxSize)
+	}
+	return nil
+}
+
 // The vocabulary of the synthetic world.
 var (
 	shapeKinds  = []string{"circle", "square", "triangle"}
@@ -65,23 +82,20 @@ type shape struct {
 func (s shape) name() string     { return s.color + " " + s.kind }
 func (s shape) fullName() string { return s.size + " " + s.color + " " + s.kind }
 
+// object is the shape as ShapesObjectsFile records it.
+func (s shape) object() ShapeObject {
+	return ShapeObject{Shape: s.kind, Color: s.color, Size: s.size, X: s.cx, Y: s.cy, Radius: s.r}
+}
+
 // GenerateShapes writes a synthetic captioning set into dir in the Flickr8k layout
 // (Flicker8k_Dataset/*.jpg, Flickr8k.token.txt, Flickr_8k.{train,dev,test}Images.txt): one to
 // three coloured circles, squares and triangles, small or large, on noisy backgrounds of varied
 // sizes, each image with five captions from different templates, spatial relations included.
-// dir must be empty or absent.
+// Beside them go ShapesInfoFile (the options) and ShapesObjectsFile (each image's objects: the
+// ground truth of metrics.ObjectAccuracy). dir must be empty or absent.
 func GenerateShapes(dir string, opts ShapesOptions) error {
-	if opts.N < 10 {
-		return fmt.Errorf("shapes: need at least 10 images, got %d", opts.N)
-	}
-	if opts.MinSize == 0 {
-		opts.MinSize = 96
-	}
-	if opts.MaxSize == 0 {
-		opts.MaxSize = 160
-	}
-	if opts.MinSize < 48 || opts.MaxSize < opts.MinSize {
-		return fmt.Errorf("shapes: image sizes must satisfy 48 <= min <= max, got %d..%d", opts.MinSize, opts.MaxSize)
+	if err := opts.fill(); err != nil {
+		return err
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("shapes: output folder %s is not empty", dir)
@@ -90,20 +104,58 @@ func GenerateShapes(dir string, opts ShapesOptions) error {
 	if err := os.MkdirAll(imageDir, 0o755); err != nil {
 		return fmt.Errorf("shapes: %w", err)
 	}
+	captions, objects, err := drawShapesSet(opts, imageDir)
+	if err != nil {
+		return fmt.Errorf("shapes: %w", err)
+	}
+	info, err := json.MarshalIndent(shapesInfo{Generator: shapesGenerator, Options: opts}, "", "  ")
+	if err != nil {
+		return err
+	}
+	files := shapesTextFiles(captions, opts)
+	files[ShapesInfoFile] = string(info) + "\n"
+	files[ShapesObjectsFile] = string(encodeShapesObjects(objects))
+	for name, content := range files {
+		if err := atomicfile.WriteFile(filepath.Join(dir, name), []byte(content)); err != nil {
+			return fmt.Errorf("shapes: %w", err)
+		}
+	}
+	return nil
+}
+
+// shapesGenerator names the generator in ShapesInfoFile and ShapesObjectsFile.
+const shapesGenerator = "attncap synthetic shapes"
+
+// drawShapesSet draws every image of a set and returns each one's captions and objects; with
+// imageDir set it also writes the images there as JPEG files. The same options give the same
+// images, captions and objects, so a set's ground truth can be recomputed without its images.
+func drawShapesSet(opts ShapesOptions, imageDir string) ([][]string, []ShapesImage, error) {
 	captions := make([][]string, opts.N)
+	objects := make([]ShapesImage, opts.N)
 	err := ParallelFor(opts.N, func(i int) error {
 		rng := rand.New(rand.NewPCG(opts.Seed, uint64(i)))
 		img, shapes := drawShapesImage(rng, opts.MinSize, opts.MaxSize)
-		captions[i] = shapeCaptions(shapes, img.Bounds().Dx(), img.Bounds().Dy())
+		w, h := img.Bounds().Dx(), img.Bounds().Dy()
+		captions[i] = shapeCaptions(shapes, w, h)
+		objects[i] = ShapesImage{FileName: shapesImageName(i), Width: w, Height: h, Objects: make([]ShapeObject, len(shapes))}
+		for j, s := range shapes {
+			objects[i].Objects[j] = s.object()
+		}
+		if imageDir == "" {
+			return nil
+		}
 		var buf bytes.Buffer
 		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 92}); err != nil {
 			return err
 		}
 		return os.WriteFile(filepath.Join(imageDir, shapesImageName(i)), buf.Bytes(), 0o644)
 	})
-	if err != nil {
-		return fmt.Errorf("shapes: %w", err)
-	}
+	return captions, objects, err
+}
+
+// shapesTextFiles returns the Flickr8k-layout text files of a set: the token file and the
+// three split lists (80% train, 10% val, 10% test, in image order).
+func shapesTextFiles(captions [][]string, opts ShapesOptions) map[string]string {
 	var tokens strings.Builder
 	var lists [3]strings.Builder
 	nTrain, nVal := opts.N*8/10, opts.N/10
@@ -120,23 +172,12 @@ func GenerateShapes(dir string, opts ShapesOptions) error {
 		}
 		lists[list].WriteString(name + "\n")
 	}
-	info, err := json.MarshalIndent(shapesInfo{Generator: "attncap synthetic shapes", Options: opts}, "", "  ")
-	if err != nil {
-		return err
-	}
-	files := map[string]string{
-		ShapesInfoFile:    string(info) + "\n",
+	return map[string]string{
 		flickr8kTokenFile: tokens.String(),
 		flickr8kTrainList: lists[0].String(),
 		flickr8kDevList:   lists[1].String(),
 		flickr8kTestList:  lists[2].String(),
 	}
-	for name, content := range files {
-		if err := atomicfile.WriteFile(filepath.Join(dir, name), []byte(content)); err != nil {
-			return fmt.Errorf("shapes: %w", err)
-		}
-	}
-	return nil
 }
 
 func shapesImageName(i int) string { return fmt.Sprintf("shapes_%06d.jpg", i) }
@@ -217,36 +258,11 @@ func fillShape(img *image.RGBA, s shape, c color.RGBA, rng *rand.Rand) {
 	}
 }
 
-// relation says where a is relative to b, by the larger of the horizontal and vertical offsets.
-func relation(a, b shape) string {
-	dx, dy := b.cx-a.cx, b.cy-a.cy
-	if math.Abs(dx) >= math.Abs(dy) {
-		if dx > 0 {
-			return "to the left of"
-		}
-		return "to the right of"
-	}
-	if dy > 0 {
-		return "above"
-	}
-	return "below"
-}
+// relation says where a is relative to b (ShapeRelation).
+func relation(a, b shape) string { return ShapeRelation(a.object(), b.object()) }
 
-// position names the ninth of the image a shape's centre falls in.
-func position(s shape, w, h int) string {
-	col := []string{"left", "center", "right"}[min(2, int(3*s.cx/float64(w)))]
-	row := []string{"top", "middle", "bottom"}[min(2, int(3*s.cy/float64(h)))]
-	if row == "middle" && col == "center" {
-		return "in the center"
-	}
-	if row == "middle" {
-		return "on the " + col
-	}
-	if col == "center" {
-		return "at the " + row
-	}
-	return "at the " + row + " " + col
-}
+// position names the ninth of the image a shape's centre falls in (ShapePosition).
+func position(s shape, w, h int) string { return ShapePosition(s.object(), w, h) }
 
 // shapeCaptions writes five captions, each from a different template, for the shapes drawn
 // (in the order drawn).
@@ -293,7 +309,7 @@ func ShapesCacheDir(n int, seed uint64) (string, error) {
 }
 
 // EnsureShapes returns the folder of the cached synthetic set for n and seed, generating it on
-// first use. Generation goes to a temporary folder renamed into place when complete, so an
+// first use (and adding ShapesObjectsFile to a set cached before that file existed). Generation goes to a temporary folder renamed into place when complete, so an
 // interrupted run never leaves a half-written set behind.
 func EnsureShapes(n int, seed uint64) (string, error) {
 	dir, err := ShapesCacheDir(n, seed)
@@ -301,6 +317,11 @@ func EnsureShapes(n int, seed uint64) (string, error) {
 		return "", err
 	}
 	if fileExists(filepath.Join(dir, flickr8kTokenFile)) {
+		if !fileExists(filepath.Join(dir, ShapesObjectsFile)) { // a set cached before the file existed
+			if err := WriteShapesObjects(dir); err != nil {
+				return "", err
+			}
+		}
 		return dir, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {

@@ -20,7 +20,7 @@ func TestGenerateShapesIsDeterministicAndLoads(t *testing.T) {
 	if err := GenerateShapes(b, opts); err != nil {
 		t.Fatal(err)
 	}
-	for _, rel := range []string{flickr8kTokenFile, flickr8kTrainList, "Flicker8k_Dataset/shapes_000007.jpg"} {
+	for _, rel := range []string{flickr8kTokenFile, flickr8kTrainList, "Flicker8k_Dataset/shapes_000007.jpg", ShapesObjectsFile} {
 		x, _ := os.ReadFile(filepath.Join(a, rel))
 		y, _ := os.ReadFile(filepath.Join(b, rel))
 		if len(x) == 0 || !bytes.Equal(x, y) {

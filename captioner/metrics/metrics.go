@@ -100,24 +100,6 @@ func ngramCounts(tokens []string, maxN int) map[string]int {
 	return counts
 }
 
-// orderedNgrams is ngramCounts with the keys in the order coco-caption's precook inserts them
-// (n = 1..maxN, then position), so that float sums run in the same order as the toolkit's
-// (and every run gives the same last digit).
-func orderedNgrams(tokens []string, maxN int) ([]string, map[string]int) {
-	counts := map[string]int{}
-	var keys []string
-	for n := 1; n <= maxN; n++ {
-		for i := 0; i+n <= len(tokens); i++ {
-			k := strings.Join(tokens[i:i+n], " ")
-			if counts[k] == 0 {
-				keys = append(keys, k)
-			}
-			counts[k]++
-		}
-	}
-	return keys, counts
-}
-
 // ngramOrder is the n of an n-gram key.
 func ngramOrder(key string) int { return strings.Count(key, " ") + 1 }
 
@@ -220,84 +202,25 @@ func RougeL(examples []Example) float64 {
 	return sum / float64(len(examples))
 }
 
-// cider is an n-gram vector of one caption, as CIDEr-D's counts2vec builds it.
-type ciderVec struct {
-	keys   [4][]string // n-grams in insertion order
-	vec    [4]map[string]float64
-	norm   [4]float64
-	length int // number of bigrams: coco-caption counts term frequencies of n == 1 (0-based), i.e. bigrams
-}
-
 // CIDErD returns the mean over images of CIDEr-D as coco-caption computes it: document
 // frequency df of an n-gram = number of images whose references contain it (over the evaluated
 // set only); vectors tf·(ln N − ln max(1, df)); per n, Σ min(v_c, v_r)·v_r /(‖v_c‖·‖v_r‖) times
 // exp(−δ²/(2·6²)) with δ the difference of bigram counts; averaged over n = 1..4, over the
-// references, times 10.
+// references, times 10. It is CIDErDScorer (cider_cached.go, where the formula and its sources
+// are) with the document frequencies of the evaluated images' references and no end token.
 func CIDErD(examples []Example) float64 {
-	const maxN, sigma = 4, 6.0
 	if len(examples) == 0 {
 		return 0
 	}
-	df := map[string]int{}
-	for _, e := range examples {
-		seen := map[string]bool{}
-		for _, ref := range e.References {
-			for k := range ngramCounts(ref, maxN) {
-				seen[k] = true
-			}
-		}
-		for k := range seen {
-			df[k]++
-		}
+	refs := make([][][]string, len(examples))
+	for i, e := range examples {
+		refs[i] = e.References
 	}
-	refLen := math.Log(float64(len(examples)))
-	toVec := func(tokens []string) ciderVec {
-		var v ciderVec
-		for n := range v.vec {
-			v.vec[n] = map[string]float64{}
-		}
-		keys, counts := orderedNgrams(tokens, maxN)
-		for _, k := range keys {
-			tf := counts[k]
-			n := ngramOrder(k) - 1
-			x := float64(tf) * (refLen - math.Log(math.Max(1, float64(df[k]))))
-			v.keys[n] = append(v.keys[n], k)
-			v.vec[n][k] = x
-			v.norm[n] += x * x
-			if n == 1 {
-				v.length += tf
-			}
-		}
-		for n := range v.norm {
-			v.norm[n] = math.Sqrt(v.norm[n])
-		}
-		return v
-	}
+	s := NewCIDErDScorer(refs, CIDErDOptions{})
+	sc := new(ciderScratch)
 	var total float64
 	for _, e := range examples {
-		c := toVec(e.Candidate)
-		var score [maxN]float64
-		for _, ref := range e.References {
-			r := toVec(ref)
-			delta := float64(c.length - r.length)
-			for n := 0; n < maxN; n++ {
-				var val float64
-				for _, k := range c.keys[n] {
-					vc, vr := c.vec[n][k], r.vec[n][k]
-					val += math.Min(vc, vr) * vr
-				}
-				if c.norm[n] != 0 && r.norm[n] != 0 {
-					val /= c.norm[n] * r.norm[n]
-				}
-				score[n] += val * math.Exp(-(delta*delta)/(2*sigma*sigma))
-			}
-		}
-		var mean float64
-		for _, s := range score {
-			mean += s
-		}
-		mean /= maxN
-		total += mean / float64(len(e.References)) * 10
+		total += s.score(s.prepare(e.References, sc), e.Candidate, true, sc)
 	}
 	return total / float64(len(examples))
 }

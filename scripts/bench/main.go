@@ -1,7 +1,7 @@
 // Command bench prints attncap's speed on the current backend — and, with -compare, PyTorch's
 // on the same machine in the same run, with the attncap/PyTorch ratio per row:
 //
-//	go run ./scripts/bench [-compare] [-reps 5] [-json OUT.json] [-backend go|xla:cuda] [-device cpu|cuda] [-only decoders]
+//	go run ./scripts/bench [-compare] [-reps 5] [-json OUT.json] [-backend go|xla:cuda] [-device cpu|cuda] [-only decoders|pipeline]
 package main
 
 import (
@@ -22,10 +22,10 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "Python with torch and torchvision, for -compare")
 	device := flag.String("device", "cpu", "PyTorch device for -compare: cpu or cuda")
 	backendName := flag.String("backend", "", "go (default), xla:cuda, … (default: $GOMLX_BACKEND or go)")
-	only := flag.String("only", "", "run one group of rows: decoders (LSTM against Transformer: train step, greedy and beam-3 decoding)")
+	only := flag.String("only", "", "run one group of rows: decoders (LSTM against Transformer: train step, greedy and beam-3 decoding), pipeline (JPEG decode+resize+normalise without an encoder at GOMAXPROCS 1, 2 and all cores)")
 	flag.Parse()
-	if *only != "" && *only != "decoders" {
-		check(fmt.Errorf("-only %q: the groups are decoders", *only))
+	if *only != "" && *only != "decoders" && *only != "pipeline" {
+		check(fmt.Errorf("-only %q: the groups are decoders and pipeline", *only))
 	}
 	backend, desc, err := captioner.NewBackend(*backendName)
 	check(err)

@@ -1,7 +1,7 @@
 // Command evaluate scores captions like coco-caption (BLEU-1..4, METEOR, ROUGE-L, CIDEr-D):
 //
-//	go run ./scripts/evaluate -annotations A.json -results R.json [-json OUT.json]
-//	go run ./scripts/evaluate -checkpoint RUN_DIR -data DIR -split test [-beam 3] [-json OUT.json] [-results R.json] [-annotations-out A.json]
+//	go run ./scripts/evaluate -annotations A.json -results R.json [-json OUT.json] [-objects FILE | -data DIR]
+//	go run ./scripts/evaluate -checkpoint RUN_DIR -data DIR -split test [-beam 3] [-json OUT.json] [-results R.json] [-annotations-out A.json] [-objects FILE]
 //
 // The first form scores a COCO results file against a COCO captions annotation file; the second
 // captions a dataset split with a trained model first (and can write both files, so that the
@@ -9,6 +9,13 @@
 // they should be (an instances file, results without "caption", mixed id types) are an error
 // naming the file and the entry; a CIDEr-D over too few images to trust gets a warning on
 // stderr.
+//
+// On a generated shapes set (one with datasets.ShapesObjectsFile beside it) it also reports
+// object accuracy (metrics.ObjectAccuracy): whether each caption names exactly the image's
+// objects, overall and per number of objects, and whether the spatial claims of the captions
+// that make one (relations, orders, positions) are right. The ground truth is found beside -data,
+// or named with -objects FILE (in the files form, one of the two is needed for it); without one
+// the object accuracy is simply not reported.
 //
 // METEOR is METEOR 1.5 as coco-caption computes it (metrics.Meteor). Its data files are
 // downloaded into the user cache on first use, or read from -meteor-data DIR; its paraphrase
@@ -32,8 +39,8 @@ import (
 	"github.com/attncap/attncap/internal/atomicfile"
 )
 
-const usage = "usage: go run ./scripts/evaluate -annotations A.json -results R.json [-json OUT.json] [-meteor-data DIR] [-meteor-paraphrase FILE] [-meteor=false]\n" +
-	"   or: go run ./scripts/evaluate -checkpoint RUN_DIR -data DIR -split test [-beam 3] [-json OUT.json] [-results R.json] [METEOR flags]"
+const usage = "usage: go run ./scripts/evaluate -annotations A.json -results R.json [-json OUT.json] [-objects FILE | -data DIR] [-meteor-data DIR] [-meteor-paraphrase FILE] [-meteor=false]\n" +
+	"   or: go run ./scripts/evaluate -checkpoint RUN_DIR -data DIR -split test [-beam 3] [-json OUT.json] [-results R.json] [-objects FILE] [METEOR flags]"
 
 // options are the command's flags.
 type options struct {
@@ -42,6 +49,7 @@ type options struct {
 	allowMissing                                                                    bool
 	meteor                                                                          bool
 	meteorData, meteorParaphrase                                                    string
+	objects                                                                         string
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -55,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	} else if err != nil {
 		return 2
 	}
-	var scores metrics.Scores
+	var scores metrics.ScoreReport
 	var nImages int
 	switch {
 	case o.annotations != "" && o.results != "" && o.checkpoint == "":
@@ -70,7 +78,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "evaluate:", err)
 		return 1
 	}
-	printScores(stdout, scores)
+	printScores(stdout, scores.Scores)
+	if scores.Objects != nil {
+		fmt.Fprintf(stdout, "\nobject accuracy (%s): does the caption name exactly the image's objects?\n", scores.Objects.File)
+		scores.Objects.WriteTable(stdout)
+	}
 	if w := metrics.CIDErWarning(nImages); w != "" {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
@@ -94,7 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.results, "results", "", "with -annotations: the COCO results file to score; with -checkpoint: where to write the captions as one")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the scores as JSON to this file")
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "run folder (its best model) or model folder to caption with")
-	fs.StringVar(&o.data, "data", "", "with -checkpoint: dataset folder, .json, or shapes")
+	fs.StringVar(&o.data, "data", "", "with -checkpoint: dataset folder, .json, or shapes; with -annotations: where to look for the shapes ground truth")
 	fs.StringVar(&o.images, "images", "", "image folder (default: found beside the dataset's files)")
 	fs.StringVar(&o.split, "split", "test", "with -checkpoint: split to caption")
 	fs.IntVar(&o.beam, "beam", 3, "beam width (1: greedy)")
@@ -105,7 +117,42 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.meteor, "meteor", true, "compute METEOR 1.5 (false: skip it)")
 	fs.StringVar(&o.meteorData, "meteor-data", "", "folder with METEOR's data files (default: downloaded into the user cache on first use)")
 	fs.StringVar(&o.meteorParaphrase, "meteor-paraphrase", "", "METEOR paraphrase table, paraphrase-en.gz (default: the one in the METEOR data folder, if any)")
+	fs.StringVar(&o.objects, "objects", "", "shapes ground truth ("+datasets.ShapesObjectsFile+") for object accuracy (default: the one beside -data, if any)")
 	return o, fs.Parse(args)
+}
+
+// loadTruth reads the shapes ground truth: -objects FILE, else the file beside -data if it is a
+// generated set (written first for a set made before the file existed), else none (nil: object
+// accuracy is not reported).
+func loadTruth(o options) (*datasets.ShapesObjects, error) {
+	path := o.objects
+	if path == "" && o.data != "" {
+		data, err := datasets.ResolveData(o.data)
+		if err != nil {
+			return nil, err
+		}
+		if path, err = datasets.EnsureShapesObjects(data); err != nil {
+			return nil, err
+		}
+	}
+	if path == "" {
+		return nil, nil
+	}
+	return datasets.LoadShapesObjects(path)
+}
+
+// withObjects adds the object accuracy of results to scores when truth is given.
+func withObjects(scores metrics.Scores, truth *datasets.ShapesObjects, ann *metrics.COCOAnnotations, results []metrics.COCOResult) (metrics.ScoreReport, error) {
+	r := metrics.ScoreReport{Scores: scores}
+	if truth == nil {
+		return r, nil
+	}
+	obj, _, err := metrics.ObjectAccuracyCOCO(truth, ann, results)
+	if err != nil {
+		return r, err
+	}
+	r.Objects = &obj
+	return r, nil
 }
 
 // noParaphraseNote explains a METEOR_noparaphrase score.
@@ -127,68 +174,89 @@ func loadMeteor(o options, stderr io.Writer) (*metrics.Meteor, error) {
 
 // evaluateFiles scores a results file against an annotation file; METEOR's data is loaded
 // once the files are known to be good.
-func evaluateFiles(o options, stderr io.Writer) (metrics.Scores, int, error) {
+func evaluateFiles(o options, stderr io.Writer) (metrics.ScoreReport, int, error) {
 	examples, err := metrics.LoadCOCOExamples(o.annotations, o.results)
 	if err != nil {
-		return metrics.Scores{}, 0, err
+		return metrics.ScoreReport{}, 0, err
+	}
+	truth, err := loadTruth(o)
+	if err != nil {
+		return metrics.ScoreReport{}, 0, err
 	}
 	meteor, err := loadMeteor(o, stderr)
 	if err != nil {
-		return metrics.Scores{}, 0, err
+		return metrics.ScoreReport{}, 0, err
 	}
 	scores, err := metrics.EvaluateWith(examples, meteor)
-	return scores, len(examples), err
+	if err != nil || truth == nil {
+		return metrics.ScoreReport{Scores: scores}, len(examples), err
+	}
+	ann, err := metrics.LoadCOCOAnnotations(o.annotations)
+	if err != nil {
+		return metrics.ScoreReport{}, 0, err
+	}
+	results, err := metrics.LoadCOCOResults(o.results)
+	if err != nil {
+		return metrics.ScoreReport{}, 0, err
+	}
+	report, err := withObjects(scores, truth, ann, results)
+	return report, len(examples), err
 }
 
 // evaluateCheckpoint captions a dataset split with a trained model and scores it, writing the
 // results and annotation files when asked. METEOR's data is loaded before captioning, so that
 // a missing file fails fast.
-func evaluateCheckpoint(o options, stderr io.Writer) (metrics.Scores, int, error) {
+func evaluateCheckpoint(o options, stderr io.Writer) (metrics.ScoreReport, int, error) {
 	s, err := datasets.ParseSplit(o.split)
 	if err != nil {
-		return metrics.Scores{}, 0, err
+		return metrics.ScoreReport{}, 0, err
+	}
+	truth, err := loadTruth(o)
+	if err != nil {
+		return metrics.ScoreReport{}, 0, err
 	}
 	meteor, err := loadMeteor(o, stderr)
 	if err != nil {
-		return metrics.Scores{}, 0, err
+		return metrics.ScoreReport{}, 0, err
 	}
 	backend, desc, err := captioner.NewBackend(o.backend)
 	if err != nil {
-		return metrics.Scores{}, 0, err
+		return metrics.ScoreReport{}, 0, err
 	}
 	fmt.Fprintln(stderr, "backend:", desc)
 	m, err := captioner.OpenModel(backend, o.checkpoint)
 	if err != nil {
-		return metrics.Scores{}, 0, err
+		return metrics.ScoreReport{}, 0, err
 	}
 	path, err := datasets.ResolveData(o.data)
 	if err != nil {
-		return metrics.Scores{}, 0, err
+		return metrics.ScoreReport{}, 0, err
 	}
 	ds, err := datasets.Load(path, datasets.LoadOptions{Images: o.images, AllowMissing: o.allowMissing})
 	if err != nil {
-		return metrics.Scores{}, 0, err
+		return metrics.ScoreReport{}, 0, err
 	}
 	ev, err := captioner.EvaluateSplit(m, ds, s, captioner.DecodeOptions{Beam: o.beam, SkipAttention: true}, o.batch, stderr)
 	if err != nil {
-		return metrics.Scores{}, 0, err
+		return metrics.ScoreReport{}, 0, err
 	}
 	if meteor != nil {
 		if ev.Scores, err = metrics.EvaluateCOCOWith(&ev.Annotations, ev.Results, meteor); err != nil {
-			return metrics.Scores{}, 0, err
+			return metrics.ScoreReport{}, 0, err
 		}
 	}
 	if o.results != "" {
 		if err := metrics.WriteCOCOResults(o.results, ev.Results); err != nil {
-			return metrics.Scores{}, 0, err
+			return metrics.ScoreReport{}, 0, err
 		}
 	}
 	if o.annOut != "" {
 		if err := writeJSON(o.annOut, ev.Annotations); err != nil {
-			return metrics.Scores{}, 0, err
+			return metrics.ScoreReport{}, 0, err
 		}
 	}
-	return ev.Scores, len(ev.Results), nil
+	report, err := withObjects(ev.Scores, truth, &ev.Annotations, ev.Results)
+	return report, len(ev.Results), err
 }
 
 // printScores writes the score table, in coco-caption's order.

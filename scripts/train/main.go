@@ -58,6 +58,11 @@ func main() {
 	meteorData := flag.String("meteor-data", "", "folder with METEOR's data files")
 	meteorParaphrase := flag.String("meteor-paraphrase", "", "METEOR paraphrase table (paraphrase-en.gz); without one the score is METEOR_noparaphrase")
 	seed := flag.Uint64("seed", 1, "random seed (initialisation, data order, dropout, augmentation)")
+	scst := flag.Bool("scst", false, "after cross-entropy, self-critical training (SCST) on the CIDEr-D of sampled captions; best/ becomes the best model by val CIDEr-D, xe-best/ keeps the cross-entropy one")
+	scstSamples := flag.Int("scst-samples", 0, "SCST: captions sampled per image (default 5)")
+	scstBaseline := flag.String("scst-baseline", "", "SCST baseline: mean (of the image's other samples, default) or greedy (the greedy caption's reward)")
+	scstLR := flag.Float64("scst-lr", 0, "SCST Adam learning rate (default 5e-5; 2e-4 for tiny)")
+	scstEpochs := flag.Int("scst-epochs", 0, "SCST epochs at most (default 30; 4 for tiny)")
 	backendName := flag.String("backend", "", "go (default), xla:cuda, xla:cpu, … (default: $GOMLX_BACKEND or go)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	flag.Parse()
@@ -134,6 +139,11 @@ func main() {
 	setIf(&opts.Seed, *seed, set["seed"])
 	setIf(&opts.NoValidation, *noVal, set["no-val"])
 	setIf(&opts.NoTest, *noTest, set["no-test"])
+	setIf(&opts.SCST.Enabled, *scst, set["scst"])
+	setIf(&opts.SCST.Samples, *scstSamples, set["scst-samples"])
+	setIf(&opts.SCST.Baseline, *scstBaseline, set["scst-baseline"])
+	setIf(&opts.SCST.LR, *scstLR, set["scst-lr"])
+	setIf(&opts.SCST.Epochs, *scstEpochs, set["scst-epochs"])
 	opts.Out, opts.Resume, opts.RebuildFeatures = runDir, *resume, *rebuild
 	opts.Meteor = captioner.MeteorChoice{Off: !*meteor, Data: *meteorData, Paraphrase: *meteorParaphrase}
 	opts.Progress = os.Stderr
@@ -172,6 +182,10 @@ func main() {
 		}
 		fmt.Printf("\ntest (beam %d): BLEU-1 %.4f  BLEU-2 %.4f  BLEU-3 %.4f  BLEU-4 %.4f  ROUGE-L %.4f  CIDEr %.4f%s\n",
 			opts.TestBeam, t.Bleu1, t.Bleu2, t.Bleu3, t.Bleu4, t.RougeL, t.CIDEr, meteorText)
+		if res.Objects != nil {
+			fmt.Printf("\nobject accuracy (%s): does the caption name exactly the image's objects?\n", res.Objects.File)
+			res.Objects.WriteTable(os.Stdout)
+		}
 	}
 }
 

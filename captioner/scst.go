@@ -1,0 +1,437 @@
+package captioner
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/attncap/attncap/captioner/metrics"
+	"github.com/attncap/attncap/datasets"
+	"github.com/attncap/attncap/datasets/text"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/loss"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+)
+
+// SCSTOptions configure the self-critical stage (Rennie et al. 2017, "Self-critical Sequence
+// Training for Image Captioning"), which continues the best cross-entropy model of the run and
+// optimises the CIDEr-D of sampled captions directly. Zero values take DefaultSCSTOptions'.
+type SCSTOptions struct {
+	Enabled bool `json:"enabled" flag:"scst" resume:"safe"`
+	// Samples is K, the captions sampled per image at every step.
+	Samples int `json:"samples" flag:"scst-samples" resume:"safe"`
+	// Baseline is "mean" (the mean reward of the image's other samples: Luo 2020, "A Better
+	// Variant of Self-Critical Sequence Training") or "greedy" (the reward of the image's greedy
+	// caption: Rennie et al. 2017).
+	Baseline string `json:"baseline" flag:"scst-baseline" resume:"safe"`
+	// LR is the stage's Adam learning rate.
+	LR float64 `json:"lr" flag:"scst-lr" resume:"safe"`
+	// Epochs bounds the stage; it stops earlier after Patience epochs without a better val
+	// CIDEr-D.
+	Epochs   int `json:"epochs" flag:"scst-epochs" resume:"safe"`
+	Patience int `json:"patience" resume:"safe"`
+}
+
+// DefaultSCSTOptions: K = 5 samples, the mean-of-others baseline, Adam at 5e-5 for ResNet
+// features (ruotianluo/self-critical.pytorch's setting) and 2e-4 for the tiny encoder on shapes
+// (docs/scst.md), at most 30 epochs (4 for tiny), stop after 3 without a better val CIDEr-D.
+func DefaultSCSTOptions(encoder string) SCSTOptions {
+	o := SCSTOptions{Samples: 5, Baseline: "mean", LR: 5e-5, Epochs: 30, Patience: 3}
+	if encoder == "tiny" {
+		o.LR, o.Epochs = 2e-4, 4
+	}
+	return o
+}
+
+// The SCST stage's files in the run folder: scst/ holds its resumable state; xe-best/ keeps the
+// cross-entropy stage's best model, since best/ becomes the best model by val CIDEr-D.
+const (
+	scstDir   = "scst"
+	xeBestDir = "xe-best"
+)
+
+// scstState is what the SCST stage records to resume exactly (scst/state.json).
+type scstState struct {
+	Epoch      int     `json:"epoch"` // current epoch, 0-based
+	Batch      int     `json:"batch"` // next batch of that epoch
+	RewardSum  float64 `json:"reward_sum"`
+	LossSum    float64 `json:"loss_sum"`
+	StartCIDEr float64 `json:"start_cider"` // the cross-entropy model's val CIDEr-D
+	BestCIDEr  float64 `json:"best_cider"`
+	BestEpoch  int     `json:"best_epoch"` // 0: the cross-entropy model
+	BadEpochs  int     `json:"bad_epochs"`
+	Seconds    float64 `json:"seconds"`
+	Finished   bool    `json:"finished"`
+}
+
+// SCSTRecord is one line of scst/metrics.jsonl.
+type SCSTRecord struct {
+	Epoch      int     `json:"epoch"`
+	Step       int64   `json:"step"`
+	Reward     float64 `json:"reward"` // mean CIDEr-D of the epoch's samples
+	Loss       float64 `json:"loss"`
+	ValCIDEr   float64 `json:"val_cider"` // greedy decoding of the val split
+	ValBLEU4   float64 `json:"val_bleu4"`
+	Seconds    float64 `json:"seconds"`
+	StartCIDEr float64 `json:"start_cider"` // the cross-entropy model's, for reference
+}
+
+// scstRun is the SCST stage of a trainRun.
+type scstRun struct {
+	*trainRun
+	o        SCSTOptions
+	st       *scstState
+	m        *Model
+	trainer  *train.Trainer
+	sample   *model.Exec // K sampled captions per image
+	greedy   *model.Exec // the greedy baseline (nil with the mean baseline)
+	reward   *metrics.CIDErDScorer
+	perBatch int // images per step
+}
+
+func (r *trainRun) scstPath(name string) string { return filepath.Join(r.opts.Out, scstDir, name) }
+
+// scstFinished says whether the run in dir has finished its SCST stage.
+func scstFinished(dir string) bool {
+	var st scstState
+	data, err := os.ReadFile(filepath.Join(dir, scstDir, stateFile))
+	return err == nil && json.Unmarshal(data, &st) == nil && st.Finished
+}
+
+// scst runs the self-critical stage after the cross-entropy stage, then leaves the best model
+// (by val CIDEr-D, the cross-entropy model included) in RUN/best for the final test.
+func (r *trainRun) scst() error {
+	o := r.opts.SCST
+	if o.Samples < 2 && o.Baseline != "greedy" {
+		return fmt.Errorf("scst: the mean baseline needs at least 2 samples per image (-scst-samples %d)", o.Samples)
+	}
+	if o.Baseline != "mean" && o.Baseline != "greedy" {
+		return fmt.Errorf("scst: baseline %q: want mean or greedy", o.Baseline)
+	}
+	if r.opts.NoValidation {
+		return fmt.Errorf("scst: needs a val split to select its model by CIDEr-D (drop -no-val)")
+	}
+	s := &scstRun{trainRun: r, o: o}
+	if err := s.start(); err != nil {
+		return err
+	}
+	for !s.st.Finished && s.st.Epoch < o.Epochs {
+		interrupted, err := s.epoch()
+		if err != nil {
+			return err
+		}
+		if interrupted {
+			if err := s.saveLast(); err != nil {
+				return err
+			}
+			return fmt.Errorf("scst: %w at epoch %d, batch %d; resume with -resume", ErrInterrupted, s.st.Epoch+1, s.st.Batch)
+		}
+		if err := s.endEpoch(); err != nil {
+			return err
+		}
+	}
+	r.logf("scst: best val CIDEr-D %.4f at epoch %d (cross-entropy model: %.4f); the run's model is %s", s.st.BestCIDEr, s.st.BestEpoch, s.st.StartCIDEr, r.path(bestDir))
+	return nil
+}
+
+// start loads the stage's state and model: a fresh stage continues the cross-entropy best
+// model (kept as RUN/xe-best) with a new Adam; a resumed one reads scst/last.
+func (s *scstRun) start() error {
+	s.st = &scstState{}
+	data, err := os.ReadFile(s.scstPath(stateFile))
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, s.st); err != nil {
+			return fmt.Errorf("scst: %s is damaged (%v)", s.scstPath(stateFile), err)
+		}
+		if s.m, err = LoadModel(s.backend, s.scstPath(lastDir)); err != nil {
+			return fmt.Errorf("scst resume: %w", err)
+		}
+		s.logf("scst: resuming at epoch %d, batch %d", s.st.Epoch+1, s.st.Batch)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := copyModel(s.path(bestDir), s.path(xeBestDir)); err != nil {
+			return err
+		}
+		if s.m, err = LoadModel(s.backend, s.path(xeBestDir)); err != nil {
+			return err
+		}
+		s.m.Store.SetParam(model.ParamInitialSeed, int64(s.opts.Seed)+1)
+		if err := os.MkdirAll(filepath.Join(s.opts.Out, scstDir), 0o755); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	if err := s.build(); err != nil {
+		return err
+	}
+	if s.st.Epoch == 0 && s.st.Batch == 0 && s.st.BestEpoch == 0 && s.st.StartCIDEr == 0 {
+		cider, bleu, err := s.validate()
+		if err != nil {
+			return err
+		}
+		s.st.StartCIDEr, s.st.BestCIDEr = cider, cider
+		s.logf("scst: the cross-entropy model's val CIDEr-D %.4f (BLEU-4 %.4f); %d samples per image, %s baseline, lr %.2g", cider, bleu, s.o.Samples, s.o.Baseline, s.o.LR)
+	}
+	return nil
+}
+
+// build makes the sampling graphs, the CIDEr-D reward (document frequencies from the train
+// references) and the trainer with the SCST loss.
+func (s *scstRun) build() error {
+	m, k, steps := s.m, s.o.Samples, s.m.Config.MaxLen-1
+	cfg := m.Config
+	var err error
+	s.sample, err = model.NewExec(s.backend, m.Store, func(scope *model.Scope, inputs *graph.Node) *graph.Node {
+		return SampleCaptions(scope, cfg, inputs, k, steps, false)
+	})
+	if err != nil {
+		return err
+	}
+	if s.o.Baseline == "greedy" {
+		noDropout := *cfg
+		noDropout.Dropout = 0
+		s.greedy, err = model.NewExec(s.backend, m.Store, func(scope *model.Scope, inputs *graph.Node) *graph.Node {
+			return SampleCaptions(scope, &noDropout, inputs, 1, steps, true)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	s.reward = metrics.NewCIDErDScorer(s.splits[datasets.Train].refs, metrics.CIDErDOptions{AppendEnd: true})
+	lossFn := func(labels, predictions []*graph.Node) *graph.Node {
+		return SCSTLoss(labels[0], predictions[0], labels[1])
+	}
+	s.trainer = train.NewTrainer(s.backend, m.Store, m.ModelFn(), loss.LossFn(lossFn), NewOptimizer(s.o.LR, s.opts.EncoderLR*s.o.LR/math.Max(s.opts.LR, 1e-30), s.opts.GradClip), nil, nil)
+	if s.st.Epoch > 0 || s.st.Batch > 0 {
+		if err := LoadVariables(m.Store, filepath.Join(s.scstPath(lastDir), VariablesFile)); err != nil { // optimizer state too
+			return fmt.Errorf("scst resume: %w", err)
+		}
+	}
+	s.perBatch = max(1, s.opts.Batch/k)
+	return nil
+}
+
+// epoch trains on the rest of the current epoch's batches; interrupted says the context ended it.
+func (s *scstRun) epoch() (interrupted bool, err error) {
+	ts := s.splits[datasets.Train]
+	start := time.Now()
+	rng := rand.New(rand.NewPCG(s.opts.Seed^0x5c57, uint64(s.st.Epoch)+1))
+	order := rng.Perm(len(ts.images))
+	batches := len(order) / s.perBatch
+	bar := newBar(s.opts.Progress, batches*s.perBatch, fmt.Sprintf("scst %d/%d", s.st.Epoch+1, s.o.Epochs))
+	if bar != nil && s.st.Batch > 0 {
+		_ = bar.Set(s.st.Batch * s.perBatch)
+	}
+	one := make([][]int, len(ts.images)) // makeBatch's caption choice: the first (unused) caption
+	for i := range one {
+		one[i] = []int{0}
+	}
+	for ; s.st.Batch < batches; s.st.Batch++ {
+		if s.ctx.Err() != nil {
+			interrupted = true
+			break
+		}
+		idx := order[s.st.Batch*s.perBatch : (s.st.Batch+1)*s.perBatch]
+		augRNG := rand.New(rand.NewPCG(s.opts.Seed^0x9e3779b97f4a7c15, uint64(s.st.Epoch+1000)<<32|uint64(s.st.Batch)))
+		pb := makeBatch(ts, idx, one, 1, s.m.Config.MaxLen, s.imgOpts, augRNG)
+		if pb.err != nil {
+			return false, pb.err
+		}
+		if err := s.step(ts, idx, pb.inputs); err != nil {
+			return false, err
+		}
+		if bar != nil {
+			bar.Describe(fmt.Sprintf("scst %d/%d reward %.3f", s.st.Epoch+1, s.o.Epochs, s.st.RewardSum/float64(s.st.Batch+1)))
+			_ = bar.Add(s.perBatch)
+		}
+	}
+	s.st.Seconds += time.Since(start).Seconds()
+	if bar != nil && !interrupted {
+		_ = bar.Finish()
+	}
+	return interrupted, nil
+}
+
+// step samples K captions per image, scores them, and takes one policy-gradient step.
+func (s *scstRun) step(ts *splitData, idx []int, inputs *tensors.Tensor) error {
+	k := s.o.Samples
+	in, err := inputs.LocalClone()
+	if err != nil {
+		return err
+	}
+	out, err := s.sample.Call(in)
+	if err != nil {
+		return fmt.Errorf("scst sampling: %w", err)
+	}
+	captions := hostCopy(out[0]) // the trainer takes it twice (input and label): on the host, not a device buffer
+	words := s.captionWords(captions)
+	refs := make([][][]string, len(words))
+	for i := range words {
+		refs[i] = ts.refs[idx[i/k]]
+	}
+	rewards := s.reward.ScoreBatch(words, refs)
+	var baselines []float64
+	if s.greedy != nil {
+		in, err := inputs.LocalClone()
+		if err != nil {
+			return err
+		}
+		g, err := s.greedy.Call(in)
+		if err != nil {
+			return fmt.Errorf("scst greedy baseline: %w", err)
+		}
+		baselines = s.reward.ScoreBatch(s.captionWords(g[0]), imageRefs(ts, idx))
+	}
+	adv := Advantages(rewards, k, baselines)
+	res, err := s.trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{inputs, captions}, Labels: []*tensors.Tensor{captions, tensors.FromValue(adv)}})
+	if err != nil {
+		return fmt.Errorf("scst step: %w", err)
+	}
+	l := float64(tensors.ToScalar[float32](res[0]))
+	if math.IsNaN(l) || math.IsInf(l, 0) {
+		return fmt.Errorf("scst: loss became %v at epoch %d batch %d; lower -scst-lr", l, s.st.Epoch+1, s.st.Batch)
+	}
+	s.st.LossSum += l
+	for _, r := range rewards {
+		s.st.RewardSum += r / float64(len(rewards))
+	}
+	return nil
+}
+
+// hostCopy is an int32 tensor's values in a new host tensor (and frees t).
+func hostCopy(t *tensors.Tensor) *tensors.Tensor {
+	c := tensors.FromFlatDataAndDimensions(tensors.MustCopyFlatData[int32](t), t.Shape().Dimensions...)
+	t.MustFinalizeAll()
+	return c
+}
+
+// imageRefs are the references of each image of idx.
+func imageRefs(ts *splitData, idx []int) [][][]string {
+	refs := make([][][]string, len(idx))
+	for i, j := range idx {
+		refs[i] = ts.refs[j]
+	}
+	return refs
+}
+
+// Advantages turns the rewards of k samples per image (image b's at b·k … b·k+k−1) into
+// advantages: reward − baseline, the baseline being baselines[b] (the greedy caption's reward)
+// when given, else the mean reward of the image's other k−1 samples (Luo 2020). A reward equal
+// for all of an image's samples gives them advantage 0 with the mean baseline.
+func Advantages(rewards []float64, k int, baselines []float64) []float32 {
+	adv := make([]float32, len(rewards))
+	for b := 0; b*k < len(rewards); b++ {
+		group := rewards[b*k : (b+1)*k]
+		var sum float64
+		for _, r := range group {
+			sum += r
+		}
+		for i, r := range group {
+			base := 0.0
+			if baselines != nil {
+				base = baselines[b]
+			} else {
+				base = (sum - r) / float64(k-1)
+			}
+			adv[b*k+i] = float32(r - base)
+		}
+	}
+	return adv
+}
+
+// captionWords turns sampled captions [N, T] (<start> w… <end> <pad>…) into words, with no
+// markers.
+func (s *scstRun) captionWords(captions *tensors.Tensor) [][]string {
+	d := captions.Shape().Dimensions
+	ids := tensors.MustCopyFlatData[int32](captions)
+	words := make([][]string, d[0])
+	for r := range words {
+		for _, id := range ids[r*d[1]+1 : (r+1)*d[1]] {
+			if id == text.EndID || id == text.PadID {
+				break
+			}
+			words[r] = append(words[r], s.m.Vocab.Word(int(id)))
+		}
+	}
+	return words
+}
+
+// validate decodes the val split greedily with the current weights: CIDEr-D and BLEU-4.
+func (s *scstRun) validate() (cider, bleu4 float64, err error) {
+	s.m.ResetCompiled() // inference graphs hold the variables as constants
+	val := s.splits[datasets.Val]
+	n := len(val.images)
+	if s.opts.ValLimit > 0 {
+		n = min(n, s.opts.ValLimit)
+	}
+	caps, err := captionSplit(s.m, val, n, DecodeOptions{SkipAttention: true}, 4*s.perBatch, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	ex := examplesFor(val, caps)
+	return metrics.CIDErD(ex), metrics.Bleu(ex)[3], nil
+}
+
+// endEpoch validates, records the epoch, keeps the best model in RUN/best and saves scst/last.
+func (s *scstRun) endEpoch() error {
+	valStart := time.Now()
+	cider, bleu, err := s.validate()
+	if err != nil {
+		return err
+	}
+	st := s.st
+	batches := float64(max(1, st.Batch))
+	st.Seconds += time.Since(valStart).Seconds()
+	rec := SCSTRecord{Epoch: st.Epoch + 1, Step: optimizer.GetGlobalStep(s.m.Store), Reward: st.RewardSum / batches, Loss: st.LossSum / batches,
+		ValCIDEr: cider, ValBLEU4: bleu, Seconds: st.Seconds, StartCIDEr: st.StartCIDEr}
+	s.logf("scst epoch %d: mean sample reward (CIDEr-D) %.4f, val CIDEr-D %.4f, val BLEU-4 %.4f, %.0f s", rec.Epoch, rec.Reward, cider, bleu, st.Seconds)
+	if err := appendJSONLine(s.scstPath(metricsFile), rec); err != nil {
+		return err
+	}
+	if cider > st.BestCIDEr {
+		st.BestCIDEr, st.BestEpoch, st.BadEpochs = cider, rec.Epoch, 0
+		if err := s.m.Save(s.path(bestDir)); err != nil {
+			return err
+		}
+	} else {
+		st.BadEpochs++
+	}
+	st.Epoch++
+	st.Batch, st.RewardSum, st.LossSum = 0, 0, 0
+	st.Finished = st.Epoch >= s.o.Epochs || (s.o.Patience > 0 && st.BadEpochs >= s.o.Patience)
+	return s.saveLast()
+}
+
+func (s *scstRun) saveLast() error {
+	if err := s.m.SaveCheckpoint(s.scstPath(lastDir)); err != nil {
+		return err
+	}
+	return writeJSON(s.scstPath(stateFile), s.st)
+}
+
+// copyModel copies a model folder's files (config, vocabulary, variables) to dst.
+func copyModel(src, dst string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, name := range []string{ConfigFile, VocabFile, VariablesFile} {
+		data, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			return fmt.Errorf("scst: the cross-entropy model: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
