@@ -65,7 +65,7 @@ func TestStepsEqualTeacherForcing(t *testing.T) {
 func TestDecodedLogProbIsTheCaptionsProbability(t *testing.T) {
 	for _, decoder := range decoders {
 		t.Run(decoder, func(t *testing.T) {
-			m, regions, _ := trainedTinyDecoder(t, decoder)
+			m, _, _ := trainedTinyDecoder(t, decoder)
 			rng := rand.New(rand.NewPCG(23, 24))
 			noisy, _ := randomTensor[float32](rng, 8, 4, 256)
 			for _, k := range []int{1, 3} {
@@ -83,7 +83,6 @@ func TestDecodedLogProbIsTheCaptionsProbability(t *testing.T) {
 					}
 				}
 			}
-			_ = regions
 		})
 	}
 }

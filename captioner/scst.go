@@ -148,6 +148,7 @@ func (r *trainRun) scst() error {
 func (s *scstRun) start() error {
 	s.st = &scstState{}
 	data, err := os.ReadFile(s.scstPath(stateFile))
+	fresh := errors.Is(err, fs.ErrNotExist)
 	switch {
 	case err == nil:
 		if err := json.Unmarshal(data, s.st); err != nil {
@@ -157,7 +158,7 @@ func (s *scstRun) start() error {
 			return fmt.Errorf("scst resume: %w", err)
 		}
 		s.logf("scst: resuming at epoch %d, batch %d", s.st.Epoch+1, s.st.Batch)
-	case errors.Is(err, fs.ErrNotExist):
+	case fresh:
 		if err := copyModel(s.path(bestDir), s.path(xeBestDir)); err != nil {
 			return err
 		}
@@ -174,7 +175,7 @@ func (s *scstRun) start() error {
 	if err := s.build(); err != nil {
 		return err
 	}
-	if s.st.Epoch == 0 && s.st.Batch == 0 && s.st.BestEpoch == 0 && s.st.StartCIDEr == 0 {
+	if fresh {
 		cider, bleu, err := s.validate()
 		if err != nil {
 			return err
