@@ -8,7 +8,9 @@
 //   - decoding: decode.go (Greedy, BeamSearch), model.go (Model and its compiled graphs),
 //     caption.go (images and features to captions), visualize.go (attention pictures);
 //   - training: train.go (TrainOptions, Train and its stages), train_data.go, train_model.go,
-//     train_epoch.go, train_options.go, optimizer.go;
+//     train_epoch.go, train_options.go, optimizer.go; the self-critical stage: scst.go (SCSTOptions,
+//     the stage, ForkRun), sample.go (SampleCaptions in one graph, DrawWords, SCSTLoss);
+//   - shapes object accuracy: objects.go;
 //   - features: features.go (ExtractFeatures, Features files), featurecache.go;
 //   - checkpoints: checkpoint.go (model folders), config.go (Config), evaluate.go (OpenModel,
 //     EvaluateSplit);

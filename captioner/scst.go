@@ -52,6 +52,28 @@ func DefaultSCSTOptions(encoder string) SCSTOptions {
 	return o
 }
 
+// withDefaults fills o's zero fields from DefaultSCSTOptions(encoder): a run saved before the
+// stage existed, or options built by hand, get the defaults.
+func (o SCSTOptions) withDefaults(encoder string) SCSTOptions {
+	d := DefaultSCSTOptions(encoder)
+	if o.Samples == 0 {
+		o.Samples = d.Samples
+	}
+	if o.Baseline == "" {
+		o.Baseline = d.Baseline
+	}
+	if o.LR == 0 {
+		o.LR = d.LR
+	}
+	if o.Epochs == 0 {
+		o.Epochs = d.Epochs
+	}
+	if o.Patience == 0 {
+		o.Patience = d.Patience
+	}
+	return o
+}
+
 // The SCST stage's files in the run folder: scst/ holds its resumable state; xe-best/ keeps the
 // cross-entropy stage's best model, since best/ becomes the best model by val CIDEr-D.
 const (
@@ -95,7 +117,8 @@ type scstRun struct {
 	sample   *model.Exec // K sampled captions per image
 	greedy   *model.Exec // the greedy baseline (nil with the mean baseline)
 	reward   *metrics.CIDErDScorer
-	perBatch int // images per step
+	refs     []*metrics.PreparedRefs // each train image's references, prepared once for reward
+	perBatch int                     // images per step
 }
 
 func (r *trainRun) scstPath(name string) string { return filepath.Join(r.opts.Out, scstDir, name) }
@@ -109,38 +132,38 @@ func scstFinished(dir string) bool {
 
 // scst runs the self-critical stage after the cross-entropy stage, then leaves the best model
 // (by val CIDEr-D, the cross-entropy model included) in RUN/best for the final test.
-func (r *trainRun) scst() error {
-	o := r.opts.SCST
+func (r *trainRun) scst() (*SCSTResult, error) {
+	o := r.opts.SCST.withDefaults(r.opts.Model.Encoder)
 	if o.Samples < 2 && o.Baseline != "greedy" {
-		return fmt.Errorf("scst: the mean baseline needs at least 2 samples per image (-scst-samples %d)", o.Samples)
+		return nil, fmt.Errorf("scst: the mean baseline needs at least 2 samples per image (-scst-samples %d)", o.Samples)
 	}
 	if o.Baseline != "mean" && o.Baseline != "greedy" {
-		return fmt.Errorf("scst: baseline %q: want mean or greedy", o.Baseline)
+		return nil, fmt.Errorf("scst: baseline %q: want mean or greedy", o.Baseline)
 	}
 	if r.opts.NoValidation {
-		return fmt.Errorf("scst: needs a val split to select its model by CIDEr-D (drop -no-val)")
+		return nil, fmt.Errorf("scst: needs a val split to select its model by CIDEr-D (drop -no-val)")
 	}
 	s := &scstRun{trainRun: r, o: o}
 	if err := s.start(); err != nil {
-		return err
+		return nil, err
 	}
 	for !s.st.Finished && s.st.Epoch < o.Epochs {
 		interrupted, err := s.epoch()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if interrupted {
 			if err := s.saveLast(); err != nil {
-				return err
+				return nil, err
 			}
-			return fmt.Errorf("scst: %w at epoch %d, batch %d; resume with -resume", ErrInterrupted, s.st.Epoch+1, s.st.Batch)
+			return nil, fmt.Errorf("scst: %w at epoch %d, batch %d; resume with -resume", ErrInterrupted, s.st.Epoch+1, s.st.Batch)
 		}
 		if err := s.endEpoch(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	r.logf("scst: best val CIDEr-D %.4f at epoch %d (cross-entropy model: %.4f); the run's model is %s", s.st.BestCIDEr, s.st.BestEpoch, s.st.StartCIDEr, r.path(bestDir))
-	return nil
+	return &SCSTResult{Epochs: s.st.Epoch, BestEpoch: s.st.BestEpoch, BestCIDEr: s.st.BestCIDEr, StartCIDEr: s.st.StartCIDEr, Elapsed: seconds(s.st.Seconds)}, nil
 }
 
 // start loads the stage's state and model: a fresh stage continues the cross-entropy best
@@ -154,12 +177,19 @@ func (s *scstRun) start() error {
 		if err := json.Unmarshal(data, s.st); err != nil {
 			return fmt.Errorf("scst: %s is damaged (%v)", s.scstPath(stateFile), err)
 		}
+		// scst/last holds every variable: the model's, Adam's moments and step, the random state.
 		if s.m, err = LoadModel(s.backend, s.scstPath(lastDir)); err != nil {
 			return fmt.Errorf("scst resume: %w", err)
 		}
 		s.logf("scst: resuming at epoch %d, batch %d", s.st.Epoch+1, s.st.Batch)
 	case fresh:
-		if err := copyModel(s.path(bestDir), s.path(xeBestDir)); err != nil {
+		// xe-best exists when an earlier try of the stage stopped before its first state.json;
+		// best/ may then hold that try's model, so the cross-entropy one goes back there.
+		from, to := s.path(bestDir), s.path(xeBestDir)
+		if _, err := os.Stat(filepath.Join(to, VariablesFile)); err == nil {
+			from, to = to, from
+		}
+		if err := copyModel(from, to); err != nil {
 			return err
 		}
 		if s.m, err = LoadModel(s.backend, s.path(xeBestDir)); err != nil {
@@ -208,16 +238,20 @@ func (s *scstRun) build() error {
 			return err
 		}
 	}
-	s.reward = metrics.NewCIDErDScorer(s.splits[datasets.Train].refs, metrics.CIDErDOptions{AppendEnd: true})
+	trainRefs := s.splits[datasets.Train].refs
+	s.reward = metrics.NewCIDErDScorer(trainRefs, metrics.CIDErDOptions{AppendEnd: true})
+	s.refs = make([]*metrics.PreparedRefs, len(trainRefs))
+	for i, r := range trainRefs {
+		s.refs[i] = s.reward.Prepare(r)
+	}
 	lossFn := func(labels, predictions []*graph.Node) *graph.Node {
 		return SCSTLoss(labels[0], predictions[0], labels[1])
 	}
-	s.trainer = train.NewTrainer(s.backend, m.Store, m.ModelFn(), loss.LossFn(lossFn), NewOptimizer(s.o.LR, s.opts.EncoderLR*s.o.LR/math.Max(s.opts.LR, 1e-30), s.opts.GradClip), nil, nil)
-	if s.st.Epoch > 0 || s.st.Batch > 0 {
-		if err := LoadVariables(m.Store, filepath.Join(s.scstPath(lastDir), VariablesFile)); err != nil { // optimizer state too
-			return fmt.Errorf("scst resume: %w", err)
-		}
+	encoderLR := 0.0 // the encoder's rate keeps its cross-entropy ratio to the decoder's (0: the same)
+	if s.opts.EncoderLR > 0 && s.opts.LR > 0 {
+		encoderLR = s.o.LR * s.opts.EncoderLR / s.opts.LR
 	}
+	s.trainer = train.NewTrainer(s.backend, m.Store, m.ModelFn(), loss.LossFn(lossFn), NewOptimizer(s.o.LR, encoderLR, s.opts.GradClip), nil, nil)
 	s.perBatch = max(1, s.opts.Batch/k)
 	return nil
 }
@@ -248,8 +282,12 @@ func (s *scstRun) epoch() (interrupted bool, err error) {
 		if pb.err != nil {
 			return false, pb.err
 		}
-		if err := s.step(ts, idx, pb.inputs); err != nil {
+		loss, err := s.step(idx, pb.inputs)
+		if err != nil {
 			return false, err
+		}
+		if s.opts.OnStep != nil {
+			s.opts.OnStep(StepInfo{Stage: "scst", Epoch: s.st.Epoch + 1, Batch: s.st.Batch + 1, Batches: batches, Loss: loss, Step: optimizer.GetGlobalStep(s.m.Store)})
 		}
 		if bar != nil {
 			bar.Describe(fmt.Sprintf("scst %d/%d reward %.3f", s.st.Epoch+1, s.o.Epochs, s.st.RewardSum/float64(s.st.Batch+1)))
@@ -264,49 +302,50 @@ func (s *scstRun) epoch() (interrupted bool, err error) {
 }
 
 // step samples K captions per image, scores them, and takes one policy-gradient step.
-func (s *scstRun) step(ts *splitData, idx []int, inputs *tensors.Tensor) error {
+func (s *scstRun) step(idx []int, inputs *tensors.Tensor) (loss float64, err error) {
 	k := s.o.Samples
 	in, err := inputs.LocalClone()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	out, err := s.sample.Call(in)
 	if err != nil {
-		return fmt.Errorf("scst sampling: %w", err)
+		return 0, fmt.Errorf("scst sampling: %w", err)
 	}
 	captions := hostCopy(out[0]) // the trainer takes it twice (input and label): on the host, not a device buffer
-	words := s.captionWords(captions)
-	refs := make([][][]string, len(words))
-	for i := range words {
-		refs[i] = ts.refs[idx[i/k]]
+	words, unfinished := s.captionWords(captions)
+	refs := make([]*metrics.PreparedRefs, len(idx))
+	for i, j := range idx {
+		refs[i] = s.refs[j]
 	}
-	rewards := s.reward.ScoreBatch(words, refs)
+	rewards := s.reward.ScoreBatchPrepared(words, refs, unfinished)
 	var baselines []float64
 	if s.greedy != nil {
 		in, err := inputs.LocalClone()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		g, err := s.greedy.Call(in)
 		if err != nil {
-			return fmt.Errorf("scst greedy baseline: %w", err)
+			return 0, fmt.Errorf("scst greedy baseline: %w", err)
 		}
-		baselines = s.reward.ScoreBatch(s.captionWords(g[0]), imageRefs(ts, idx))
+		greedyWords, greedyUnfinished := s.captionWords(g[0])
+		baselines = s.reward.ScoreBatchPrepared(greedyWords, refs, greedyUnfinished)
 	}
 	adv := Advantages(rewards, k, baselines)
 	res, err := s.trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{inputs, captions}, Labels: []*tensors.Tensor{captions, tensors.FromValue(adv)}})
 	if err != nil {
-		return fmt.Errorf("scst step: %w", err)
+		return 0, fmt.Errorf("scst step: %w", err)
 	}
 	l := float64(tensors.ToScalar[float32](res[0]))
 	if math.IsNaN(l) || math.IsInf(l, 0) {
-		return fmt.Errorf("scst: loss became %v at epoch %d batch %d; lower -scst-lr", l, s.st.Epoch+1, s.st.Batch)
+		return 0, fmt.Errorf("scst: loss became %v at epoch %d batch %d; lower -scst-lr", l, s.st.Epoch+1, s.st.Batch)
 	}
 	s.st.LossSum += l
 	for _, r := range rewards {
 		s.st.RewardSum += r / float64(len(rewards))
 	}
-	return nil
+	return l, nil
 }
 
 // hostCopy is an int32 tensor's values in a new host tensor (and frees t).
@@ -314,15 +353,6 @@ func hostCopy(t *tensors.Tensor) *tensors.Tensor {
 	c := tensors.FromFlatDataAndDimensions(tensors.MustCopyFlatData[int32](t), t.Shape().Dimensions...)
 	t.MustFinalizeAll()
 	return c
-}
-
-// imageRefs are the references of each image of idx.
-func imageRefs(ts *splitData, idx []int) [][][]string {
-	refs := make([][][]string, len(idx))
-	for i, j := range idx {
-		refs[i] = ts.refs[j]
-	}
-	return refs
 }
 
 // Advantages turns the rewards of k samples per image (image b's at b·k … b·k+k−1) into
@@ -351,20 +381,23 @@ func Advantages(rewards []float64, k int, baselines []float64) []float32 {
 }
 
 // captionWords turns sampled captions [N, T] (<start> w… <end> <pad>…) into words, with no
-// markers.
-func (s *scstRun) captionWords(captions *tensors.Tensor) [][]string {
+// markers; unfinished marks the rows that reached T without <end> (CIDEr-D then appends no end
+// token, as ruotianluo's reward does).
+func (s *scstRun) captionWords(captions *tensors.Tensor) (words [][]string, unfinished []bool) {
 	d := captions.Shape().Dimensions
 	ids := tensors.MustCopyFlatData[int32](captions)
-	words := make([][]string, d[0])
+	words, unfinished = make([][]string, d[0]), make([]bool, d[0])
 	for r := range words {
+		unfinished[r] = true
 		for _, id := range ids[r*d[1]+1 : (r+1)*d[1]] {
 			if id == text.EndID || id == text.PadID {
+				unfinished[r] = false
 				break
 			}
 			words[r] = append(words[r], s.m.Vocab.Word(int(id)))
 		}
 	}
-	return words
+	return words, unfinished
 }
 
 // validate decodes the val split greedily with the current weights: CIDEr-D and BLEU-4.
@@ -418,6 +451,49 @@ func (s *scstRun) saveLast() error {
 		return err
 	}
 	return writeJSON(s.scstPath(stateFile), s.st)
+}
+
+// ForkRun copies the finished cross-entropy stage of the run in src into a new run folder dst
+// (its options, state, epoch metrics, best/ and last/; the cross-entropy model when src has
+// had a self-critical stage), so that resuming dst with SCST enabled adds the stage without
+// changing src: `scripts/train -scst-from SRC -out DST`.
+func ForkRun(src, dst string) error {
+	data, err := os.ReadFile(filepath.Join(src, stateFile))
+	if err != nil {
+		return fmt.Errorf("scst-from: %s holds no run (%w)", src, err)
+	}
+	var st trainState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("scst-from: %s is damaged (%v)", filepath.Join(src, stateFile), err)
+	}
+	if !st.Finished {
+		return fmt.Errorf("scst-from: the cross-entropy stage of %s has not finished; finish it first (scripts/train -resume -out %s)", src, src)
+	}
+	if _, err := os.Stat(filepath.Join(dst, stateFile)); err == nil {
+		return fmt.Errorf("scst-from: %s already holds a run; choose another -out", dst)
+	}
+	best := filepath.Join(src, bestDir)
+	if _, err := os.Stat(filepath.Join(src, xeBestDir, VariablesFile)); err == nil {
+		best = filepath.Join(src, xeBestDir)
+	}
+	for from, to := range map[string]string{best: bestDir, filepath.Join(src, lastDir): lastDir} {
+		if err := copyModel(from, filepath.Join(dst, to)); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{optionsFile, metricsFile, stateFile} { // state.json last: it makes dst a run
+		data, err := os.ReadFile(filepath.Join(src, name))
+		if errors.Is(err, fs.ErrNotExist) && name != stateFile {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("scst-from: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // copyModel copies a model folder's files (config, vocabulary, variables) to dst.

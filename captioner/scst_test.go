@@ -1,8 +1,15 @@
 package captioner
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -142,9 +149,10 @@ func TestGreedySamplingInOneGraphEqualsGreedyDecoding(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := &scstRun{m: m}
-			for i, words := range s.captionWords(out) {
-				if strings.Join(words, " ") != strings.Join(want[i].Words, " ") {
-					t.Errorf("image %d: in-graph greedy %q, Greedy %q", i, words, want[i].Words)
+			words, unfinished := s.captionWords(out)
+			for i := range words {
+				if strings.Join(words[i], " ") != strings.Join(want[i].Words, " ") || unfinished[i] == want[i].Finished {
+					t.Errorf("image %d: in-graph greedy %q (unfinished %v), Greedy %q (finished %v)", i, words[i], unfinished[i], want[i].Words, want[i].Finished)
 				}
 			}
 		})
@@ -179,5 +187,121 @@ func TestDrawWordsFollowsTheDistribution(t *testing.T) {
 		if math.Abs(counts[w]-n*p) > 4.5*sd+1e-9 {
 			t.Errorf("word %d drawn %v times of %d, expected %v ± %.0f", w, counts[w], n, n*p, sd)
 		}
+	}
+}
+
+// TestSCSTStageResumesExactly trains a run with its SCST stage straight through, and the same
+// run as a cross-entropy run forked with ForkRun whose SCST stage is interrupted after its
+// first step and resumed: both stages' records and the final best models must be identical.
+func TestSCSTStageResumesExactly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model three times")
+	}
+	backend := testBackend(t)
+	data := smallShapes(t, 60)
+	scst := SCSTOptions{Enabled: true, Samples: 4, Baseline: "mean", LR: 1e-3, Epochs: 2, Patience: 3}
+
+	straight := smallTrainOptions(t, data, 1)
+	straight.SCST = scst
+	straightRes, err := Train(context.Background(), backend, straight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if straightRes.SCST == nil || straightRes.SCST.Epochs != 2 {
+		t.Fatalf("SCST result %+v, want 2 epochs", straightRes.SCST)
+	}
+
+	xe := smallTrainOptions(t, data, 1)
+	if _, err := Train(context.Background(), backend, xe); err != nil {
+		t.Fatal(err)
+	}
+	forked := filepath.Join(t.TempDir(), "forked")
+	if err := ForkRun(xe.Out, forked); err != nil {
+		t.Fatal(err)
+	}
+	if err := ForkRun(xe.Out, forked); err == nil || !strings.Contains(err.Error(), "already holds a run") {
+		t.Errorf("forking into an existing run: err = %v", err)
+	}
+	broken := xe
+	broken.Out, broken.Resume, broken.SCST = forked, true, scst
+	ctx, cancel := context.WithCancel(context.Background())
+	steps := 0
+	broken.OnStep = func(s StepInfo) {
+		if s.Stage != "scst" {
+			t.Errorf("step of stage %q in a resumed finished cross-entropy run", s.Stage)
+		}
+		if steps++; s.Epoch == 1 && s.Batch == 1 {
+			cancel()
+		}
+	}
+	if _, err := Train(ctx, backend, broken); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("interrupted SCST stage: err = %v", err)
+	}
+	broken.OnStep = nil
+	resumedRes, err := Train(context.Background(), backend, broken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := readSCSTRecords(t, straight.Out), readSCSTRecords(t, forked)
+	if len(a) != 2 || !reflect.DeepEqual(a, b) {
+		t.Errorf("SCST epochs: straight %+v, resumed %+v", a, b)
+	}
+	if straightRes.Test != resumedRes.Test {
+		t.Errorf("test scores: straight %+v, resumed %+v", straightRes.Test, resumedRes.Test)
+	}
+	for _, dir := range []string{bestDir, xeBestDir} {
+		x, err1 := os.ReadFile(filepath.Join(straight.Out, dir, VariablesFile))
+		y, err2 := os.ReadFile(filepath.Join(forked, dir, VariablesFile))
+		if err1 != nil || err2 != nil || !bytes.Equal(x, y) {
+			t.Errorf("%s differs between the straight and the resumed run (%v, %v)", dir, err1, err2)
+		}
+	}
+	// The source run is unchanged: no SCST files, its best model the cross-entropy one.
+	if _, err := os.Stat(filepath.Join(xe.Out, scstDir)); err == nil {
+		t.Errorf("ForkRun's source %s got an scst/ folder", xe.Out)
+	}
+	// A run whose SCST stage finished refuses to resume.
+	if _, err := Train(context.Background(), backend, broken); err == nil || !strings.Contains(err.Error(), "self-critical stage too") {
+		t.Errorf("resuming a finished SCST stage: err = %v", err)
+	}
+}
+
+func readSCSTRecords(t *testing.T, run string) []SCSTRecord {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(run, scstDir, metricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []SCSTRecord
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r SCSTRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		r.Seconds = 0
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestForkRunRefusesAnUnfinishedRun: only a finished cross-entropy stage can be forked.
+func TestForkRunRefusesAnUnfinishedRun(t *testing.T) {
+	opts := interruptedRun(t)
+	err := ForkRun(opts.Out, filepath.Join(t.TempDir(), "x"))
+	if err == nil || !strings.Contains(err.Error(), "has not finished") {
+		t.Errorf("forking an unfinished run: err = %v", err)
+	}
+	if err := ForkRun(filepath.Join(t.TempDir(), "none"), filepath.Join(t.TempDir(), "y")); err == nil || !strings.Contains(err.Error(), "holds no run") {
+		t.Errorf("forking a missing run: err = %v", err)
+	}
+}
+
+// TestSCSTOptionsDefaultsFillZeroFields: a run saved before SCST existed has zero SCST options.
+func TestSCSTOptionsDefaultsFillZeroFields(t *testing.T) {
+	got := SCSTOptions{Enabled: true, LR: 1e-4}.withDefaults("tiny")
+	want := DefaultSCSTOptions("tiny")
+	want.Enabled, want.LR = true, 1e-4
+	if got != want {
+		t.Errorf("withDefaults: %+v, want %+v", got, want)
 	}
 }

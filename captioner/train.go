@@ -66,7 +66,8 @@ type MeteorChoice struct {
 
 // StepInfo describes a finished training step, for OnStep.
 type StepInfo struct {
-	Epoch, Batch, Batches int // 1-based epoch; batch just done (1-based) of Batches
+	Stage                 string // "cross-entropy" or "scst"
+	Epoch, Batch, Batches int    // 1-based epoch of the stage; batch just done (1-based) of Batches
 	Loss                  float64
 	Step                  int64 // global step
 }
@@ -120,7 +121,17 @@ type TrainResult struct {
 	Samples     []Sample              // a few test captions
 	Interrupted bool                  // stopped by the context (state saved; resume with Resume)
 	Elapsed     time.Duration         // training time, all sessions of the run together
+	SCST        *SCSTResult           // the self-critical stage (nil without SCST.Enabled)
 	Backend     compute.Backend       // where it ran
+}
+
+// SCSTResult summarises the self-critical stage of a run.
+type SCSTResult struct {
+	Epochs     int           // SCST epochs completed
+	BestEpoch  int           // epoch of the best val CIDEr-D (0: the cross-entropy model stayed best)
+	BestCIDEr  float64       // its val CIDEr-D (greedy decoding)
+	StartCIDEr float64       // the cross-entropy model's val CIDEr-D
+	Elapsed    time.Duration // the stage's time, validation included, all sessions together
 }
 
 // ErrInterrupted is returned (wrapped) when the context stops training; the run was saved.
@@ -207,8 +218,9 @@ func Train(ctx context.Context, backend compute.Backend, opts TrainOptions) (*Tr
 		}
 	}
 	res.Epochs, res.BestEpoch, res.BestValBLEU, res.Elapsed = r.state.Epoch, r.state.BestEpoch, r.state.BestBLEU, seconds(r.state.Seconds)
+	var err error
 	if r.opts.SCST.Enabled {
-		if err := r.scst(); err != nil {
+		if res.SCST, err = r.scst(); err != nil {
 			return nil, err
 		}
 	}

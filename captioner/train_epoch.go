@@ -114,7 +114,7 @@ func (r *trainRun) step(pb preparedBatch) error {
 	st.LossSum += loss
 	st.Batch++
 	if r.opts.OnStep != nil {
-		r.opts.OnStep(StepInfo{Epoch: st.Epoch + 1, Batch: st.Batch, Batches: r.steps.numBatches, Loss: loss, Step: optimizer.GetGlobalStep(r.m.Store)})
+		r.opts.OnStep(StepInfo{Stage: "cross-entropy", Epoch: st.Epoch + 1, Batch: st.Batch, Batches: r.steps.numBatches, Loss: loss, Step: optimizer.GetGlobalStep(r.m.Store)})
 	}
 	return nil
 }

@@ -28,6 +28,10 @@ const (
 	// TransformerRun is where `go run ./scripts/train -data shapes -decoder transformer` trains
 	// (notebook 05 trains it there when it is missing).
 	TransformerRun = "runs/shapes-tiny-transformer"
+	// SCSTRun is where `go run ./scripts/train -scst-from runs/shapes-tiny -out
+	// runs/shapes-tiny-scst` adds the self-critical stage to a copy of MainRun (notebook 06
+	// trains it there when it is missing).
+	SCSTRun = "runs/shapes-tiny-scst"
 )
 
 func init() {
@@ -95,6 +99,16 @@ func Finished(dir string) bool {
 		return false
 	}
 	state, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	return err == nil && strings.Contains(string(state), `"finished": true`)
+}
+
+// SCSTFinished says whether a run folder holds a finished self-critical stage and its final
+// test.
+func SCSTFinished(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, "test_metrics.json")); err != nil {
+		return false
+	}
+	state, err := os.ReadFile(filepath.Join(dir, "scst", "state.json"))
 	return err == nil && strings.Contains(string(state), `"finished": true`)
 }
 

@@ -59,6 +59,7 @@ func main() {
 	meteorParaphrase := flag.String("meteor-paraphrase", "", "METEOR paraphrase table (paraphrase-en.gz); without one the score is METEOR_noparaphrase")
 	seed := flag.Uint64("seed", 1, "random seed (initialisation, data order, dropout, augmentation)")
 	scst := flag.Bool("scst", false, "after cross-entropy, self-critical training (SCST) on the CIDEr-D of sampled captions; best/ becomes the best model by val CIDEr-D, xe-best/ keeps the cross-entropy one")
+	scstFrom := flag.String("scst-from", "", "start -out as a copy of the finished cross-entropy run RUN and add the self-critical stage to it (RUN is not changed; implies -scst)")
 	scstSamples := flag.Int("scst-samples", 0, "SCST: captions sampled per image (default 5)")
 	scstBaseline := flag.String("scst-baseline", "", "SCST baseline: mean (of the image's other samples, default) or greedy (the greedy caption's reward)")
 	scstLR := flag.Float64("scst-lr", 0, "SCST Adam learning rate (default 5e-5; 2e-4 for tiny)")
@@ -95,6 +96,16 @@ func main() {
 		if *decoder != captioner.DecoderLSTM {
 			runDir += "-" + *decoder
 		}
+	}
+	if *scstFrom != "" {
+		if *out == "" || *resume {
+			fmt.Fprintln(os.Stderr, "train: -scst-from RUN needs a new -out folder (and no -resume)")
+			os.Exit(2)
+		}
+		if err := captioner.ForkRun(*scstFrom, runDir); err != nil {
+			fail(err)
+		}
+		*resume, *scst, set["scst"] = true, true, true
 	}
 	// A fresh run starts from the encoder's defaults; a resumed one from the options it was
 	// started with, so that only the flags given now can differ (and Train refuses those that
@@ -167,8 +178,16 @@ func main() {
 	if opts.NoValidation {
 		fmt.Printf("\ntrained %d epochs in %s without validation; the last epoch's model is in %s/best\n", res.Epochs, res.Elapsed.Round(1e9), opts.Out)
 	} else {
-		fmt.Printf("\ntrained %d epochs in %s; best val BLEU-4 %.4f at epoch %d (model in %s/best)\n",
-			res.Epochs, res.Elapsed.Round(1e9), res.BestValBLEU, res.BestEpoch, opts.Out)
+		where := "model in " + opts.Out + "/best"
+		if res.SCST != nil {
+			where = "cross-entropy model in " + opts.Out + "/xe-best"
+		}
+		fmt.Printf("\ntrained %d epochs in %s; best val BLEU-4 %.4f at epoch %d (%s)\n",
+			res.Epochs, res.Elapsed.Round(1e9), res.BestValBLEU, res.BestEpoch, where)
+	}
+	if s := res.SCST; s != nil {
+		fmt.Printf("self-critical stage: %d epochs in %s; best val CIDEr-D %.4f at epoch %d, cross-entropy model %.4f (model in %s/best)\n",
+			s.Epochs, s.Elapsed.Round(1e9), s.BestCIDEr, s.BestEpoch, s.StartCIDEr, opts.Out)
 	}
 	if res.Tested {
 		fmt.Println("\nsample test captions:")
