@@ -53,7 +53,41 @@ func decoderRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, 
 			rows = append(rows, r)
 		}
 	}
+	for _, decoder := range []string{captioner.DecoderLSTM, captioner.DecoderTransformer} {
+		for _, loop := range []captioner.DecodeLoop{captioner.LoopHost, captioner.LoopGraph} {
+			say(fmt.Sprintf("%s greedy decoding, loop %s", decoder, loop))
+			r, err := greedyLoopRow(backend, decoder, loop, opts.Reps, rng)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, r)
+		}
+	}
 	return rows, nil
+}
+
+// greedyLoopRow times Model.Greedy of decodeBatch images with an untrained decoder (every
+// caption runs to the 20-word limit) with the loop over the words on the host (one step graph
+// call per word) or in one graph (captioner.LoopGraph).
+func greedyLoopRow(backend compute.Backend, decoder string, loop captioner.DecodeLoop, reps int, rng *rand.Rand) (Row, error) {
+	m, err := UntrainedCaptioner(backend, decoder)
+	if err != nil {
+		return Row{}, err
+	}
+	regions := randomTensor(rng, decodeBatch, benchRegions, benchChannels)
+	opts := captioner.DecodeOptions{MaxLen: benchSteps + 1, SkipAttention: true, Loop: loop}
+	secs, err := timeit(1, reps, func() error {
+		_, err := m.Greedy(regions, opts)
+		return err
+	})
+	if err != nil {
+		return Row{}, err
+	}
+	where := "loop on the host"
+	if loop == captioner.LoopGraph {
+		where = "loop in one graph"
+	}
+	return stats(fmt.Sprintf("%s Greedy, %s, %d images (20 words, 49×2048, V 3000)", decoder, where, decodeBatch), "img/s", decodeBatch, secs), nil
 }
 
 // decodeRow times beam search (beam 1: greedy) of decodeBatch images with an untrained decoder,

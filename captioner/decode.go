@@ -36,6 +36,9 @@ type DecodeOptions struct {
 	// SkipAttention leaves Caption.Attention empty: the attention weights then stay on the
 	// device instead of being copied to the host at every step (evaluation does not need them).
 	SkipAttention bool
+	// Loop says where greedy decoding loops over the words: LoopAuto (per backend), LoopHost
+	// or LoopGraph (decode_loop.go). Beam search always loops on the host.
+	Loop DecodeLoop
 }
 
 // hypothesis is a partial caption during decoding.
@@ -90,13 +93,10 @@ func (m *Model) startSession(regions *tensors.Tensor, perImage, n, steps int, sk
 	if err != nil {
 		return nil, err
 	}
+	if err := m.checkRegions(regions); err != nil {
+		return nil, err
+	}
 	d := regions.Shape().Dimensions
-	if len(d) != 3 {
-		return nil, fmt.Errorf("decode: regions tensor %s, want [B, R, C]", regions.Shape())
-	}
-	if ch, _ := m.Config.EncoderChannels(); d[2] != ch {
-		return nil, fmt.Errorf("decode: regions have %d channels, the %s encoder gives %d", d[2], m.Config.Encoder, ch)
-	}
 	b := d[0]
 	if perImage > 1 {
 		idx := make([]int32, b*perImage)
@@ -117,6 +117,18 @@ func (m *Model) startSession(regions *tensors.Tensor, perImage, n, steps int, sk
 	numMemory, _ := NewDecoder(m.Config).Slots()
 	return &decodeSession{m: m, exec: exec, regions: regions, memory: out[:numMemory], state: out[numMemory:],
 		rows: b * perImage, numRegions: d[1], skipAttention: skipAttention}, nil
+}
+
+// checkRegions rejects a regions tensor that is not [B, R, C] with the encoder's channels.
+func (m *Model) checkRegions(regions *tensors.Tensor) error {
+	d := regions.Shape().Dimensions
+	if len(d) != 3 {
+		return fmt.Errorf("decode: regions tensor %s, want [B, R, C]", regions.Shape())
+	}
+	if ch, _ := m.Config.EncoderChannels(); d[2] != ch {
+		return fmt.Errorf("decode: regions have %d channels, the %s encoder gives %d", d[2], m.Config.Encoder, ch)
+	}
+	return nil
 }
 
 // gather picks rows of a host tensor (used to repeat each image's regions per beam row),
@@ -242,6 +254,12 @@ func (h *hypothesis) advanceGreedy(words rowWords, alpha []float32) (int32, bool
 // Greedy decodes each image of regions [B, R, C] by taking the most probable word at every
 // step, until <end> or the length limit.
 func (m *Model) Greedy(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
+	if inGraph, err := m.greedyLoop(opts); err != nil || inGraph {
+		if err != nil {
+			return nil, err
+		}
+		return m.greedyInGraph(regions, opts)
+	}
 	s, err := m.startSession(regions, 1, 1, m.maxSteps(opts), opts.SkipAttention)
 	if err != nil {
 		return nil, err

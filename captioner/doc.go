@@ -5,7 +5,8 @@
 //     (convolution per backend), encoder_weights.go (pretrained weights, hf: references);
 //   - decoders: decoder.go (the Decoder interface, NewDecoder, CaptionLoss), decoder_lstm.go
 //     (Show, Attend and Tell), decoder_transformer.go (pre-norm Transformer);
-//   - decoding: decode.go (Greedy, BeamSearch), model.go (Model and its compiled graphs),
+//   - decoding: decode.go (Greedy, BeamSearch), decode_loop.go (greedy's loop in one graph),
+//     model.go (Model and its compiled graphs),
 //     caption.go (images and features to captions), visualize.go (attention pictures);
 //   - training: train.go (TrainOptions, Train and its stages), train_data.go, train_model.go,
 //     train_epoch.go, train_options.go, optimizer.go; the self-critical stage: scst.go (SCSTOptions,

@@ -33,6 +33,7 @@ type Model struct {
 	stepMu            sync.Mutex
 	stepExecs         map[int]*model.Exec // decoding step graphs by words kept per row
 	prepareExecs      map[int]*model.Exec // Decoder.Prepare graphs by steps to decode
+	loopExecs         map[int]*model.Exec // whole greedy loops in one graph by steps (decode_loop.go)
 	// gridWarm is set once gridE has run: its variables are initialised and its main shape
 	// compiled, so it may run concurrently.
 	gridWarm atomic.Bool
@@ -136,7 +137,10 @@ func (m *Model) ResetCompiled() {
 	for _, e := range m.prepareExecs {
 		e.Finalize()
 	}
-	m.stepExecs, m.prepareExecs = nil, nil
+	for _, e := range m.loopExecs {
+		e.Finalize()
+	}
+	m.stepExecs, m.prepareExecs, m.loopExecs = nil, nil, nil
 	m.stepMu.Unlock()
 	m.encodeExec, m.gridE, m.execErr = nil, nil, nil
 	m.gridWarm.Store(false)

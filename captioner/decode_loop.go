@@ -1,0 +1,143 @@
+package captioner
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/attncap/attncap/datasets/text"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// DecodeLoop says where Greedy runs its loop over the words.
+type DecodeLoop string
+
+const (
+	// LoopAuto picks per backend: LoopHost on the pure-Go backend, where a step costs no
+	// transfer and the host loop stops as soon as every caption has ended (measured faster:
+	// docs/performance.md), LoopGraph elsewhere (XLA), where every step's call is a round trip
+	// between host and device.
+	LoopAuto DecodeLoop = ""
+	// LoopHost calls the compiled step graph once per word from Go (stepExec).
+	LoopHost DecodeLoop = "host"
+	// LoopGraph decodes every word of every caption in one call of one compiled graph, the loop
+	// unrolled for the length limit (greedyLoopExec).
+	LoopGraph DecodeLoop = "graph"
+)
+
+// greedyLoop says whether Greedy runs in one graph with these options on this model's backend.
+func (m *Model) greedyLoop(opts DecodeOptions) (bool, error) {
+	switch opts.Loop {
+	case LoopGraph:
+		return true, nil
+	case LoopHost:
+		return false, nil
+	case LoopAuto:
+		return !strings.HasPrefix(strings.ToLower(m.Backend.Name()), "go"), nil
+	}
+	return false, fmt.Errorf("decode: loop %q: want %q, %q or empty (auto)", opts.Loop, LoopHost, LoopGraph)
+}
+
+// greedyLoopExec returns the graph that decodes greedily for steps steps in one call (compiled
+// on first use for each steps). Its input is regions [N, R, C]; its outputs are, per row and
+// step, the word chosen [N, steps] int32 (<pad> once the row has emitted <end>), its
+// log-probability [N, steps] (0 after <end>; −inf when no allowed word had a probability) and
+// the attention [N, steps, R]. It runs the same Decoder.Prepare, Decoder.Step and
+// TopAllowedWords as the host loop, so it picks the same words.
+func (m *Model) greedyLoopExec(steps int) (*model.Exec, error) {
+	if err := m.compile(); err != nil {
+		return nil, err
+	}
+	m.stepMu.Lock()
+	defer m.stepMu.Unlock()
+	if e, ok := m.loopExecs[steps]; ok {
+		return e, nil
+	}
+	dec := NewDecoder(m.Config)
+	e, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) []*graph.Node {
+		g := regions.Graph()
+		rows := regions.Shape().Dimensions[0]
+		memory, state := dec.Prepare(scope, regions, steps)
+		pad, end := graph.Scalar(g, dtypes.Int32, text.PadID), graph.Scalar(g, dtypes.Int32, text.EndID)
+		prev := graph.BroadcastToDims(graph.Scalar(g, dtypes.Int32, text.StartID), rows)
+		done := graph.BroadcastToDims(graph.Const(g, false), rows)
+		var words, logProbs, alphas []*graph.Node
+		for t := 0; t < steps; t++ {
+			var logits, alpha *graph.Node
+			logits, state, alpha = dec.Step(scope, regions, memory, state, prev, graph.Scalar(g, dtypes.Int32, t))
+			values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), 1)
+			value, id := graph.Reshape(values, rows), graph.Reshape(ids, rows)
+			id = graph.Where(done, graph.BroadcastToDims(pad, rows), id)
+			value = graph.Where(done, graph.ZerosLike(value), value)
+			done = graph.Or(done, graph.Equal(id, end))
+			words, logProbs, alphas = append(words, id), append(logProbs, value), append(alphas, alpha)
+			prev = id
+		}
+		return []*graph.Node{graph.Stack(words, 1), graph.Stack(logProbs, 1), graph.Stack(alphas, 1)}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if m.loopExecs == nil {
+		m.loopExecs = map[int]*model.Exec{}
+	}
+	m.loopExecs[steps] = e
+	return e, nil
+}
+
+// greedyInGraph is Greedy with the loop in one graph (greedyLoopExec): the same captions,
+// log-probabilities and attention as the host loop.
+func (m *Model) greedyInGraph(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
+	if err := m.checkRegions(regions); err != nil {
+		return nil, err
+	}
+	steps := m.maxSteps(opts)
+	exec, err := m.greedyLoopExec(steps)
+	if err != nil {
+		return nil, err
+	}
+	out, err := exec.Call(regions)
+	if err = m.explainShapes(err); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	defer func() {
+		for _, t := range out {
+			t.MustFinalizeAll()
+		}
+	}()
+	ids, values := tensors.MustCopyFlatData[int32](out[0]), toFloat64(out[1])
+	var alpha []float64
+	if !opts.SkipAttention {
+		alpha = toFloat64(out[2])
+	}
+	rows, numRegions := regions.Shape().Dimensions[0], regions.Shape().Dimensions[1]
+	caps := make([]Caption, rows)
+	for r := range caps {
+		h := hypothesis{row: r}
+		finished := false
+		for t := 0; t < steps && !finished; t++ {
+			id, lp := ids[r*steps+t], values[r*steps+t]
+			switch {
+			case math.IsInf(lp, -1): // no allowed word had a probability: as advanceGreedy
+				h.logProb, finished = math.Inf(-1), true
+			case id == text.EndID:
+				h.logProb += lp
+				finished = true
+			default:
+				var a []float32
+				if alpha != nil {
+					a = make([]float32, numRegions)
+					for i := range a {
+						a[i] = float32(alpha[(r*steps+t)*numRegions+i])
+					}
+				}
+				h = h.extend(id, lp, a, r)
+			}
+		}
+		caps[r] = m.toCaption(h, finished)
+	}
+	return caps, nil
+}

@@ -1,0 +1,76 @@
+package captioner
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// TestGreedyInOneGraphEqualsTheHostLoop decodes the same regions with the loop on the host and
+// in one graph, for both decoders, a trained model (captions that end) and an untrained one
+// (captions that run to the limit): the same words, whether they finished, and the same
+// log-probabilities and attention (float32 arithmetic of the same ops: 1e-5).
+func TestGreedyInOneGraphEqualsTheHostLoop(t *testing.T) {
+	for _, decoder := range decoders {
+		t.Run(decoder, func(t *testing.T) {
+			trained, regions, _ := trainedTinyDecoder(t, decoder)
+			untrained, err := NewModel(trained.Backend, *trained.Config, trained.Vocab)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, _ := randomTensor[float32](rand.New(rand.NewPCG(3, 4)), 5, 4, 256)
+			for _, c := range []struct {
+				name string
+				m    *Model
+				r    *tensors.Tensor
+			}{{"trained", trained, regions}, {"untrained", untrained, other}} {
+				name, m, r := c.name, c.m, c.r
+				host, err := m.Greedy(r, DecodeOptions{Loop: LoopHost})
+				if err != nil {
+					t.Fatal(err)
+				}
+				graph, err := m.Greedy(r, DecodeOptions{Loop: LoopGraph})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ended := 0
+				for i := range host {
+					h, g := host[i], graph[i]
+					if strings.Join(h.Words, " ") != strings.Join(g.Words, " ") || h.Finished != g.Finished {
+						t.Fatalf("%s image %d: host %q (finished %v), graph %q (finished %v)", name, i, h.Words, h.Finished, g.Words, g.Finished)
+					}
+					if h.Finished {
+						ended++
+					}
+					if math.Abs(h.LogProb-g.LogProb) > 1e-5*math.Max(1, math.Abs(h.LogProb)) {
+						t.Errorf("%s image %d: log-prob host %v, graph %v", name, i, h.LogProb, g.LogProb)
+					}
+					if len(h.Attention) != len(g.Attention) {
+						t.Fatalf("%s image %d: %d attention rows on the host, %d in the graph", name, i, len(h.Attention), len(g.Attention))
+					}
+					for w := range h.Attention {
+						for j := range h.Attention[w] {
+							if d := math.Abs(float64(h.Attention[w][j] - g.Attention[w][j])); d > 1e-5 {
+								t.Fatalf("%s image %d word %d region %d: attention host %v, graph %v", name, i, w, j, h.Attention[w][j], g.Attention[w][j])
+							}
+						}
+					}
+				}
+				t.Logf("%s: %d of %d captions ended", name, ended, len(host))
+				if name == "trained" && ended == 0 || name == "untrained" && ended == len(host) {
+					t.Errorf("%s: %d of %d captions ended; the case is not exercised", name, ended, len(host))
+				}
+			}
+		})
+	}
+}
+
+func TestGreedyRefusesAnUnknownLoop(t *testing.T) {
+	m, regions, _ := trainedTinyDecoder(t, DecoderLSTM)
+	if _, err := m.Greedy(regions, DecodeOptions{Loop: "gpu"}); err == nil || !strings.Contains(err.Error(), `loop "gpu"`) {
+		t.Errorf("unknown loop: err = %v", err)
+	}
+}
