@@ -48,44 +48,30 @@ func (m *Model) greedyLoop(opts DecodeOptions) (bool, error) {
 // the attention [N, steps, R]. It runs the same Decoder.Prepare, Decoder.Step and
 // TopAllowedWords as the host loop, so it picks the same words.
 func (m *Model) greedyLoopExec(steps int) (*model.Exec, error) {
-	if err := m.compile(); err != nil {
-		return nil, err
-	}
-	m.stepMu.Lock()
-	defer m.stepMu.Unlock()
-	if e, ok := m.loopExecs[steps]; ok {
-		return e, nil
-	}
 	dec := NewDecoder(m.Config)
-	e, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) []*graph.Node {
-		g := regions.Graph()
-		rows := regions.Shape().Dimensions[0]
-		memory, state := dec.Prepare(scope, regions, steps)
-		pad, end := graph.Scalar(g, dtypes.Int32, text.PadID), graph.Scalar(g, dtypes.Int32, text.EndID)
-		prev := graph.BroadcastToDims(graph.Scalar(g, dtypes.Int32, text.StartID), rows)
-		done := graph.BroadcastToDims(graph.Const(g, false), rows)
-		var words, logProbs, alphas []*graph.Node
-		for t := 0; t < steps; t++ {
-			var logits, alpha *graph.Node
-			logits, state, alpha = dec.Step(scope, regions, memory, state, prev, graph.Scalar(g, dtypes.Int32, t))
-			values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), 1)
-			value, id := graph.Reshape(values, rows), graph.Reshape(ids, rows)
-			id = graph.Where(done, graph.BroadcastToDims(pad, rows), id)
-			value = graph.Where(done, graph.ZerosLike(value), value)
-			done = graph.Or(done, graph.Equal(id, end))
-			words, logProbs, alphas = append(words, id), append(logProbs, value), append(alphas, alpha)
-			prev = id
-		}
-		return []*graph.Node{graph.Stack(words, 1), graph.Stack(logProbs, 1), graph.Stack(alphas, 1)}
+	return m.cachedExec(&m.loopExecs, steps, func() (*model.Exec, error) {
+		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) []*graph.Node {
+			g := regions.Graph()
+			rows := regions.Shape().Dimensions[0]
+			memory, state := dec.Prepare(scope, regions, steps)
+			pad, end := graph.Scalar(g, dtypes.Int32, text.PadID), graph.Scalar(g, dtypes.Int32, text.EndID)
+			prev := graph.BroadcastToDims(graph.Scalar(g, dtypes.Int32, text.StartID), rows)
+			done := graph.BroadcastToDims(graph.Const(g, false), rows)
+			var words, logProbs, alphas []*graph.Node
+			for t := 0; t < steps; t++ {
+				var logits, alpha *graph.Node
+				logits, state, alpha = dec.Step(scope, regions, memory, state, prev, graph.Scalar(g, dtypes.Int32, t))
+				values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), 1)
+				value, id := graph.Reshape(values, rows), graph.Reshape(ids, rows)
+				id = graph.Where(done, graph.BroadcastToDims(pad, rows), id)
+				value = graph.Where(done, graph.ZerosLike(value), value)
+				done = graph.Or(done, graph.Equal(id, end))
+				words, logProbs, alphas = append(words, id), append(logProbs, value), append(alphas, alpha)
+				prev = id
+			}
+			return []*graph.Node{graph.Stack(words, 1), graph.Stack(logProbs, 1), graph.Stack(alphas, 1)}
+		})
 	})
-	if err != nil {
-		return nil, err
-	}
-	if m.loopExecs == nil {
-		m.loopExecs = map[int]*model.Exec{}
-	}
-	m.loopExecs[steps] = e
-	return e, nil
 }
 
 // greedyInGraph is Greedy with the loop in one graph (greedyLoopExec): the same captions,

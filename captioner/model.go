@@ -170,26 +170,34 @@ func (m *Model) compile() error {
 // prepareExec returns the graph of Decoder.Prepare for a decoding of at most steps steps: its
 // input is the regions [N, R, C], its outputs the decoder's memory then its initial state.
 func (m *Model) prepareExec(steps int) (*model.Exec, error) {
+	dec := NewDecoder(m.Config)
+	return m.cachedExec(&m.prepareExecs, steps, func() (*model.Exec, error) {
+		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) []*graph.Node {
+			memory, state := dec.Prepare(scope, regions, steps)
+			return append(memory, state...)
+		})
+	})
+}
+
+// cachedExec returns (*cache)[key], building it on first use (the model's graphs compiled
+// first; under stepMu, so concurrent decoders share one).
+func (m *Model) cachedExec(cache *map[int]*model.Exec, key int, build func() (*model.Exec, error)) (*model.Exec, error) {
 	if err := m.compile(); err != nil {
 		return nil, err
 	}
 	m.stepMu.Lock()
 	defer m.stepMu.Unlock()
-	if e, ok := m.prepareExecs[steps]; ok {
+	if e, ok := (*cache)[key]; ok {
 		return e, nil
 	}
-	dec := NewDecoder(m.Config)
-	e, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) []*graph.Node {
-		memory, state := dec.Prepare(scope, regions, steps)
-		return append(memory, state...)
-	})
+	e, err := build()
 	if err != nil {
 		return nil, err
 	}
-	if m.prepareExecs == nil {
-		m.prepareExecs = map[int]*model.Exec{}
+	if *cache == nil {
+		*cache = map[int]*model.Exec{}
 	}
-	m.prepareExecs[steps] = e
+	(*cache)[key] = e
 	return e, nil
 }
 
@@ -203,37 +211,23 @@ func (m *Model) prepareExec(steps int) (*model.Exec, error) {
 // state. Choosing the words in the graph means only N·n numbers leave the device per step, not
 // the N·V log-probabilities.
 func (m *Model) stepExec(n int) (*model.Exec, error) {
-	if err := m.compile(); err != nil {
-		return nil, err
-	}
-	m.stepMu.Lock()
-	defer m.stepMu.Unlock()
-	if e, ok := m.stepExecs[n]; ok {
-		return e, nil
-	}
 	dec := NewDecoder(m.Config)
-	e, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
-		regions, parents, prev, position := in[0], in[1], in[2], in[3]
-		numMemory, _ := dec.Slots()
-		memory, state := in[4:4+numMemory], in[4+numMemory:]
-		if n > 1 {
-			idx := graph.InsertAxes(parents, -1)
-			for i := range state {
-				state[i] = graph.Gather(state[i], idx)
+	return m.cachedExec(&m.stepExecs, n, func() (*model.Exec, error) {
+		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+			regions, parents, prev, position := in[0], in[1], in[2], in[3]
+			numMemory, _ := dec.Slots()
+			memory, state := in[4:4+numMemory], in[4+numMemory:]
+			if n > 1 {
+				idx := graph.InsertAxes(parents, -1)
+				for i := range state {
+					state[i] = graph.Gather(state[i], idx)
+				}
 			}
-		}
-		logits, next, alpha := dec.Step(scope, regions, memory, state, prev, position)
-		values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), n)
-		return append([]*graph.Node{values, ids, alpha}, next...)
+			logits, next, alpha := dec.Step(scope, regions, memory, state, prev, position)
+			values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), n)
+			return append([]*graph.Node{values, ids, alpha}, next...)
+		})
 	})
-	if err != nil {
-		return nil, err
-	}
-	if m.stepExecs == nil {
-		m.stepExecs = map[int]*model.Exec{}
-	}
-	m.stepExecs[n] = e
-	return e, nil
 }
 
 // TopAllowedWords returns, for each row of logProbs [N, V], the n highest values over the
