@@ -16,10 +16,10 @@ import (
 type DecodeLoop string
 
 const (
-	// LoopAuto picks per backend: LoopHost on the pure-Go backend, where a step costs no
-	// transfer and the host loop stops as soon as every caption has ended (measured faster:
-	// docs/performance.md), LoopGraph elsewhere (XLA), where every step's call is a round trip
-	// between host and device.
+	// LoopAuto picks per backend: LoopHost on the pure-Go backend, where a step's call costs no
+	// transfer and the host loop stops as soon as every caption has ended (the one graph always
+	// runs to the length limit; measured: docs/performance.md), LoopGraph elsewhere (XLA), where
+	// every step's call is a round trip between host and device.
 	LoopAuto DecodeLoop = ""
 	// LoopHost calls the compiled step graph once per word from Go (stepExec).
 	LoopHost DecodeLoop = "host"

@@ -20,7 +20,7 @@ import (
 // that encode images and run decoding steps on a backend. Graphs are compiled on first use
 // (and again only for new shapes). Backends that prefer it (the Go backend) compile variables
 // into inference graphs as constants, so after changing variables (training, loading) call
-// ResetCompiled before decoding again.
+// VariablesChanged before decoding again.
 type Model struct {
 	Config  *Config
 	Vocab   *text.Vocab
@@ -120,6 +120,16 @@ func (m *Model) Parameters(prefix string) int {
 		}
 	}
 	return n
+}
+
+// VariablesChanged tells the model that training changed its variables: on a backend whose
+// inference graphs hold the variables as constants (the pure-Go backend's
+// PreferConstantsForVariables) they are compiled again (ResetCompiled); elsewhere (XLA) they
+// read the variables as parameters, so the compiled graphs are kept.
+func (m *Model) VariablesChanged() {
+	if m.Backend.Capabilities().PreferConstantsForVariables {
+		m.ResetCompiled()
+	}
 }
 
 // ResetCompiled drops the compiled inference graphs; the next call compiles them again with

@@ -52,6 +52,27 @@ func DefaultSCSTOptions(encoder string) SCSTOptions {
 	return o
 }
 
+// CheckSCSTOptions rejects SCST options that cannot run, with defaults filled for the encoder:
+// Train calls it before anything is trained (and scripts/train before -scst-from copies a run),
+// so that a typo does not surface only after the cross-entropy stage.
+func CheckSCSTOptions(opts TrainOptions) error {
+	if !opts.SCST.Enabled {
+		return nil
+	}
+	o := opts.SCST.withDefaults(opts.Model.Encoder)
+	switch {
+	case o.Baseline != "mean" && o.Baseline != "greedy":
+		return fmt.Errorf("scst: baseline %q: want mean or greedy (-scst-baseline)", o.Baseline)
+	case o.Samples < 2 && o.Baseline == "mean":
+		return fmt.Errorf("scst: the mean baseline needs at least 2 samples per image (-scst-samples %d)", o.Samples)
+	case o.Samples < 1 || o.LR <= 0 || o.Epochs < 1:
+		return fmt.Errorf("scst: samples (%d), learning rate (%g) and epochs (%d) must be positive", o.Samples, o.LR, o.Epochs)
+	case opts.NoValidation:
+		return fmt.Errorf("scst: needs a val split to select its model by CIDEr-D; the run trains with -no-val")
+	}
+	return nil
+}
+
 // withDefaults fills o's zero fields from DefaultSCSTOptions(encoder): a run saved before the
 // stage existed, or options built by hand, get the defaults.
 func (o SCSTOptions) withDefaults(encoder string) SCSTOptions {
@@ -93,6 +114,10 @@ type scstState struct {
 	BadEpochs  int     `json:"bad_epochs"`
 	Seconds    float64 `json:"seconds"`
 	Finished   bool    `json:"finished"`
+	// Samples and Baseline are those the stage started with: they set the batches and the
+	// loss, so a stage in progress resumes only with the same.
+	Samples  int    `json:"samples"`
+	Baseline string `json:"baseline"`
 }
 
 // SCSTRecord is one line of scst/metrics.jsonl.
@@ -133,17 +158,8 @@ func scstFinished(dir string) bool {
 // scst runs the self-critical stage after the cross-entropy stage, then leaves the best model
 // (by val CIDEr-D, the cross-entropy model included) in RUN/best for the final test.
 func (r *trainRun) scst() (*SCSTResult, error) {
-	o := r.opts.SCST.withDefaults(r.opts.Model.Encoder)
-	if o.Samples < 2 && o.Baseline != "greedy" {
-		return nil, fmt.Errorf("scst: the mean baseline needs at least 2 samples per image (-scst-samples %d)", o.Samples)
-	}
-	if o.Baseline != "mean" && o.Baseline != "greedy" {
-		return nil, fmt.Errorf("scst: baseline %q: want mean or greedy", o.Baseline)
-	}
-	if r.opts.NoValidation {
-		return nil, fmt.Errorf("scst: needs a val split to select its model by CIDEr-D (drop -no-val)")
-	}
-	s := &scstRun{trainRun: r, o: o}
+	s := &scstRun{trainRun: r, o: r.opts.SCST.withDefaults(r.opts.Model.Encoder)}
+	o := s.o
 	if err := s.start(); err != nil {
 		return nil, err
 	}
@@ -156,7 +172,7 @@ func (r *trainRun) scst() (*SCSTResult, error) {
 			if err := s.saveLast(); err != nil {
 				return nil, err
 			}
-			return nil, fmt.Errorf("scst: %w at epoch %d, batch %d; resume with -resume", ErrInterrupted, s.st.Epoch+1, s.st.Batch)
+			return &SCSTResult{Epochs: s.st.Epoch, Elapsed: seconds(s.st.Seconds)}, fmt.Errorf("scst: %w at epoch %d, batch %d; state saved in %s; resume it with -resume -out %s", ErrInterrupted, s.st.Epoch+1, s.st.Batch, filepath.Join(r.opts.Out, scstDir), r.opts.Out)
 		}
 		if err := s.endEpoch(); err != nil {
 			return nil, err
@@ -176,6 +192,10 @@ func (s *scstRun) start() error {
 	case err == nil:
 		if err := json.Unmarshal(data, s.st); err != nil {
 			return fmt.Errorf("scst: %s is damaged (%v)", s.scstPath(stateFile), err)
+		}
+		if s.st.Samples != 0 && (s.st.Samples != s.o.Samples || s.st.Baseline != s.o.Baseline) {
+			return fmt.Errorf("scst resume: the stage in %s started with %d samples per image and the %s baseline; resume it with those (-scst-samples %d -scst-baseline %s)",
+				s.opts.Out, s.st.Samples, s.st.Baseline, s.st.Samples, s.st.Baseline)
 		}
 		// scst/last holds every variable: the model's, Adam's moments and step, the random state.
 		if s.m, err = LoadModel(s.backend, s.scstPath(lastDir)); err != nil {
@@ -205,7 +225,13 @@ func (s *scstRun) start() error {
 	if err := s.build(); err != nil {
 		return err
 	}
+	if !fresh { // the learning rate may be changed on resume (-scst-lr); scst/last holds the old one
+		if err := SetLearningRate(s.m.Store, s.o.LR); err != nil {
+			return fmt.Errorf("scst resume: %w", err)
+		}
+	}
 	if fresh {
+		s.st.Samples, s.st.Baseline = s.o.Samples, s.o.Baseline
 		cider, bleu, err := s.validate()
 		if err != nil {
 			return err
@@ -402,7 +428,7 @@ func (s *scstRun) captionWords(captions *tensors.Tensor) (words [][]string, unfi
 
 // validate decodes the val split greedily with the current weights: CIDEr-D and BLEU-4.
 func (s *scstRun) validate() (cider, bleu4 float64, err error) {
-	s.m.ResetCompiled() // inference graphs hold the variables as constants
+	s.m.VariablesChanged()
 	val := s.splits[datasets.Val]
 	n := len(val.images)
 	if s.opts.ValLimit > 0 {
@@ -470,7 +496,7 @@ func ForkRun(src, dst string) error {
 		return fmt.Errorf("scst-from: the cross-entropy stage of %s has not finished; finish it first (scripts/train -resume -out %s)", src, src)
 	}
 	if _, err := os.Stat(filepath.Join(dst, stateFile)); err == nil {
-		return fmt.Errorf("scst-from: %s already holds a run; choose another -out", dst)
+		return fmt.Errorf("scst-from: %s already holds a run (an earlier -scst-from?): continue it with -resume -out %s, or choose another -out", dst, dst)
 	}
 	best := filepath.Join(src, bestDir)
 	if _, err := os.Stat(filepath.Join(src, xeBestDir, VariablesFile)); err == nil {

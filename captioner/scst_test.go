@@ -305,3 +305,28 @@ func TestSCSTOptionsDefaultsFillZeroFields(t *testing.T) {
 		t.Errorf("withDefaults: %+v, want %+v", got, want)
 	}
 }
+
+// TestTrainChecksSCSTOptionsFirst: SCST options that cannot run are refused before anything is
+// trained or written.
+func TestTrainChecksSCSTOptionsFirst(t *testing.T) {
+	for _, c := range []struct {
+		edit func(o *TrainOptions)
+		want string
+	}{
+		{func(o *TrainOptions) { o.SCST.Baseline = "greedyy" }, `baseline "greedyy"`},
+		{func(o *TrainOptions) { o.SCST.Samples = 1 }, "at least 2 samples"},
+		{func(o *TrainOptions) { o.NoValidation = true }, "needs a val split"},
+		{func(o *TrainOptions) { o.SCST.LR = -1 }, "must be positive"},
+	} {
+		opts := smallTrainOptions(t, filepath.Join(t.TempDir(), "no-data-needed"), 1)
+		opts.SCST = SCSTOptions{Enabled: true}
+		c.edit(&opts)
+		_, err := Train(context.Background(), testBackend(t), opts)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want an error with %q, got %v", c.want, err)
+		}
+		if _, err := os.Stat(opts.Out); err == nil {
+			t.Errorf("%s was written before the options were checked", opts.Out)
+		}
+	}
+}

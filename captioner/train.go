@@ -69,7 +69,7 @@ type StepInfo struct {
 	Stage                 string // "cross-entropy" or "scst"
 	Epoch, Batch, Batches int    // 1-based epoch of the stage; batch just done (1-based) of Batches
 	Loss                  float64
-	Step                  int64 // global step
+	Step                  int64 // the stage's optimizer step (the SCST stage counts from 1 again)
 }
 
 // DefaultTrainOptions returns the defaults for an encoder: Adam at 1e-3 decayed ×0.5 after 2
@@ -221,6 +221,10 @@ func Train(ctx context.Context, backend compute.Backend, opts TrainOptions) (*Tr
 	var err error
 	if r.opts.SCST.Enabled {
 		if res.SCST, err = r.scst(); err != nil {
+			if errors.Is(err, ErrInterrupted) {
+				res.Interrupted = true
+				return res, err
+			}
 			return nil, err
 		}
 	}
@@ -242,7 +246,7 @@ func (r *trainRun) checkOptions() error {
 	if err := o.Model.ValidateDecoder(); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	return nil
+	return CheckSCSTOptions(o)
 }
 
 // loadMeteor loads METEOR's data for the final test before training starts. Data that was

@@ -126,7 +126,7 @@ func (r *trainRun) endEpoch() error {
 	valStart := time.Now()
 	rec := EpochRecord{Epoch: st.Epoch + 1, Step: optimizer.GetGlobalStep(r.m.Store), TrainLoss: st.LossSum / float64(max(1, st.Batch)), LR: st.LR}
 	if !r.opts.NoValidation {
-		r.m.ResetCompiled() // inference graphs hold the variables as constants
+		r.m.VariablesChanged()
 		valLoss, valBLEU, err := validate(r.m, r.splits[datasets.Val], r.steps.imagesPerBatch, r.opts)
 		if err != nil {
 			return err

@@ -50,7 +50,7 @@ func main() {
 	testBeam := flag.Int("test-beam", 0, "beam width for the final test evaluation (default 3)")
 	flip := flag.Bool("flip", false, "random horizontal flips when the encoder is trained (wrong for captions that say left/right)")
 	out := flag.String("out", "", "run folder (default runs/<dataset>-<encoder>)")
-	resume := flag.Bool("resume", false, "continue the run in -out exactly where it stopped, with its own options (only -epochs, -patience, -test-beam, -no-test may change)")
+	resume := flag.Bool("resume", false, "continue the run in -out exactly where it stopped, with its own options (only -epochs, -patience, -test-beam, -no-test and the -scst flags may change)")
 	noVal := flag.Bool("no-val", false, "train without validation (for a dataset without a val split): constant learning rate, no early stop, the last epoch's model is kept")
 	noTest := flag.Bool("no-test", false, "skip the final test (for a dataset without a test split)")
 	rebuild := flag.Bool("rebuild-features", false, "recompute the cached encoder features instead of reusing them")
@@ -99,20 +99,21 @@ func main() {
 	}
 	if *scstFrom != "" {
 		if *out == "" || *resume {
-			fmt.Fprintln(os.Stderr, "train: -scst-from RUN needs a new -out folder (and no -resume)")
+			fmt.Fprintln(os.Stderr, "train: -scst-from RUN needs a new -out folder (e.g. -out runs/shapes-tiny-scst) and no -resume")
 			os.Exit(2)
 		}
-		if err := captioner.ForkRun(*scstFrom, runDir); err != nil {
-			fail(err)
-		}
-		*resume, *scst, set["scst"] = true, true, true
+		*scst, set["scst"] = true, true
 	}
 	// A fresh run starts from the encoder's defaults; a resumed one from the options it was
 	// started with, so that only the flags given now can differ (and Train refuses those that
 	// would change the run).
 	opts, fromRun := captioner.DefaultTrainOptionsFor(enc, *decoder), false
-	if *resume {
-		saved, err := captioner.LoadRunOptions(runDir)
+	if *resume || *scstFrom != "" {
+		src := runDir
+		if *scstFrom != "" {
+			src = *scstFrom // the copy resumes with the source run's options
+		}
+		saved, err := captioner.LoadRunOptions(src)
 		switch {
 		case err == nil:
 			opts, fromRun = saved, true
@@ -156,6 +157,16 @@ func main() {
 	setIf(&opts.SCST.LR, *scstLR, set["scst-lr"])
 	setIf(&opts.SCST.Epochs, *scstEpochs, set["scst-epochs"])
 	opts.Out, opts.Resume, opts.RebuildFeatures = runDir, *resume, *rebuild
+	if *scstFrom != "" {
+		// Check the stage's options before copying the run: a typo must not leave a copy behind.
+		if err := captioner.CheckSCSTOptions(opts); err != nil {
+			fail(err)
+		}
+		if err := captioner.ForkRun(*scstFrom, runDir); err != nil {
+			fail(err)
+		}
+		opts.Resume = true
+	}
 	opts.Meteor = captioner.MeteorChoice{Off: !*meteor, Data: *meteorData, Paraphrase: *meteorParaphrase}
 	opts.Progress = os.Stderr
 	opts.Logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
