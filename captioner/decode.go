@@ -85,7 +85,7 @@ type decodeSession struct {
 // startSession lays out rows hypotheses per image (image b owns rows b·perImage …) for at
 // most steps steps; each step returns the n best next words of every row.
 func (m *Model) startSession(regions *tensors.Tensor, perImage, n, steps int, skipAttention bool) (*decodeSession, error) {
-	exec, err := m.stepExec(n)
+	exec, err := m.stepExec(n, !skipAttention)
 	if err != nil {
 		return nil, err
 	}

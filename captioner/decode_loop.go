@@ -42,14 +42,18 @@ func (m *Model) greedyLoop(opts DecodeOptions) (bool, error) {
 }
 
 // greedyLoopExec returns the graph that decodes greedily for steps steps in one call (compiled
-// on first use for each steps). Its input is regions [N, R, C]; its outputs are, per row and
-// step, the word chosen [N, steps] int32 (<pad> once the row has emitted <end>), its
-// log-probability [N, steps] (0 after <end>; −inf when no allowed word had a probability) and
-// the attention [N, steps, R]. It runs the same Decoder.Prepare, Decoder.Step and
-// TopAllowedWords as the host loop, so it picks the same words.
-func (m *Model) greedyLoopExec(steps int) (*model.Exec, error) {
-	dec := NewDecoder(m.Config)
-	return m.cachedExec(&m.loopExecs, steps, func() (*model.Exec, error) {
+// on first use for each steps, with and without attention). Its input is regions [N, R, C]; its
+// outputs are, per row and step, the word chosen [N, steps] int32 (<pad> once the row has
+// emitted <end>), its log-probability [N, steps] (0 after <end>; −inf when no allowed word had
+// a probability) and the attention [N, steps, R] (a scalar 0 without attention). It runs the
+// same Decoder.Prepare, Decoder.Step and TopAllowedWords as the host loop, so it picks the
+// same words.
+func (m *Model) greedyLoopExec(steps int, attention bool) (*model.Exec, error) {
+	dec, key := NewDecoder(m.Config), 2*steps
+	if !attention {
+		dec, key = withoutAttention(dec), key+1
+	}
+	return m.cachedExec(&m.loopExecs, key, func() (*model.Exec, error) {
 		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) []*graph.Node {
 			g := regions.Graph()
 			rows := regions.Shape().Dimensions[0]
@@ -69,7 +73,11 @@ func (m *Model) greedyLoopExec(steps int) (*model.Exec, error) {
 				words, logProbs, alphas = append(words, id), append(logProbs, value), append(alphas, alpha)
 				prev = id
 			}
-			return []*graph.Node{graph.Stack(words, 1), graph.Stack(logProbs, 1), graph.Stack(alphas, 1)}
+			attention := graph.ScalarZero(g, regions.DType())
+			if alphas[0] != nil {
+				attention = graph.Stack(alphas, 1)
+			}
+			return []*graph.Node{graph.Stack(words, 1), graph.Stack(logProbs, 1), attention}
 		})
 	})
 }
@@ -81,7 +89,7 @@ func (m *Model) greedyInGraph(regions *tensors.Tensor, opts DecodeOptions) ([]Ca
 		return nil, err
 	}
 	steps := m.maxSteps(opts)
-	exec, err := m.greedyLoopExec(steps)
+	exec, err := m.greedyLoopExec(steps, !opts.SkipAttention)
 	if err != nil {
 		return nil, err
 	}

@@ -77,3 +77,39 @@ func TestGreedyRefusesAnUnknownLoop(t *testing.T) {
 		t.Errorf("unknown loop: err = %v", err)
 	}
 }
+
+// TestDecodingWithoutAttentionGivesTheSameCaptions: skipping the attention lets the
+// Transformer's last cross-attention take the fused attention op; captions and
+// log-probabilities must not change (float32: 1e-5), with either loop and in beam search.
+func TestDecodingWithoutAttentionGivesTheSameCaptions(t *testing.T) {
+	for _, decoder := range decoders {
+		t.Run(decoder, func(t *testing.T) {
+			m, regions, _ := trainedTinyDecoder(t, decoder)
+			for _, opts := range []DecodeOptions{{Loop: LoopHost}, {Loop: LoopGraph}, {Beam: 3}} {
+				decode := m.Greedy
+				if opts.Beam > 1 {
+					decode = m.BeamSearch
+				}
+				with, err := decode(regions, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts.SkipAttention = true
+				without, err := decode(regions, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range with {
+					a, b := with[i], without[i]
+					if strings.Join(a.Words, " ") != strings.Join(b.Words, " ") || a.Finished != b.Finished ||
+						math.Abs(a.LogProb-b.LogProb) > 1e-5*math.Max(1, math.Abs(a.LogProb)) {
+						t.Errorf("%+v image %d: with attention %q %v, without %q %v", opts, i, a.Words, a.LogProb, b.Words, b.LogProb)
+					}
+					if len(b.Attention) != 0 {
+						t.Errorf("%+v image %d: attention returned although skipped", opts, i)
+					}
+				}
+			}
+		})
+	}
+}

@@ -38,10 +38,22 @@ type Decoder interface {
 	TeacherForced(scope *model.Scope, regions, captions *Node) (logits, alphas *Node)
 }
 
+// withoutAttention returns dec with a Step that may return nil attention, when that makes the
+// step cheaper (the Transformer: its last cross-attention then takes the fused attention op,
+// which gives no weights); other decoders are returned as they are. Decoding that skips the
+// attention (DecodeOptions.SkipAttention) steps with it.
+func withoutAttention(dec Decoder) Decoder {
+	if t, ok := dec.(transformerDecoder); ok {
+		t.noAttention = true
+		return t
+	}
+	return dec
+}
+
 // NewDecoder returns the decoder cfg selects (Config.DecoderName). cfg must be valid.
 func NewDecoder(cfg *Config) Decoder {
 	if cfg.DecoderName() == DecoderTransformer {
-		return transformerDecoder{cfg}
+		return transformerDecoder{cfg: cfg}
 	}
 	return lstmDecoder{cfg}
 }

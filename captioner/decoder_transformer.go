@@ -33,7 +33,10 @@ import (
 // cross-attention keys and values of the regions once per image (Prepare's memory). The
 // attention over regions reported for pictures is the last layer's cross-attention, averaged
 // over its heads.
-type transformerDecoder struct{ cfg *Config }
+type transformerDecoder struct {
+	cfg         *Config
+	noAttention bool // Step returns nil attention (withoutAttention)
+}
 
 // headDim is the width of one attention head.
 func (d transformerDecoder) headDim() int { return d.cfg.EmbedDim / d.cfg.Heads }
@@ -70,7 +73,7 @@ func (d transformerDecoder) Step(scope *model.Scope, regions *Node, memory, stat
 			return next[2*l], next[2*l+1], keyMask
 		}
 		var a *Node
-		x, a = d.block(s.At("layer_%d", l), x, memory[2*l], memory[2*l+1], cache, l == d.cfg.Layers-1)
+		x, a = d.block(s.At("layer_%d", l), x, memory[2*l], memory[2*l+1], cache, l == d.cfg.Layers-1 && !d.noAttention)
 		if a != nil {
 			alpha = Reshape(a, rows, -1)
 		}

@@ -31,9 +31,9 @@ type Model struct {
 	encodeExec, gridE *model.Exec
 	execErr           error
 	stepMu            sync.Mutex
-	stepExecs         map[int]*model.Exec // decoding step graphs by words kept per row
+	stepExecs         map[int]*model.Exec // decoding step graphs by 2·(words kept per row) + (1 without attention)
 	prepareExecs      map[int]*model.Exec // Decoder.Prepare graphs by steps to decode
-	loopExecs         map[int]*model.Exec // whole greedy loops in one graph by steps (decode_loop.go)
+	loopExecs         map[int]*model.Exec // whole greedy loops in one graph by 2·steps + (1 without attention) (decode_loop.go)
 	// gridWarm is set once gridE has run: its variables are initialised and its main shape
 	// compiled, so it may run concurrently.
 	gridWarm atomic.Bool
@@ -212,17 +212,21 @@ func (m *Model) cachedExec(cache *map[int]*model.Exec, key int, build func() (*m
 }
 
 // stepExec returns the graph of one decoding step over N hypothesis rows that keeps, per row,
-// the n most probable allowed next words (compiled on first use for each n). Its inputs are
-// the regions, the decoder's memory and state (Decoder.Prepare), parents (which row's state
-// each hypothesis continues: beam search reorders them; n = 1 is greedy decoding, whose rows
-// never move, so that graph skips the reordering), prev (the word each just emitted) and
-// the scalar position of prev; its outputs are the n best log-probabilities [N, n] (best first,
-// -inf past the allowed words), their word ids [N, n] int32, the attention [N, R] and the new
+// the n most probable allowed next words (compiled on first use for each n, with and without
+// attention). Its inputs are the regions, the decoder's memory and state (Decoder.Prepare),
+// parents (which row's state each hypothesis continues: beam search reorders them; n = 1 is
+// greedy decoding, whose rows never move, so that graph skips the reordering), prev (the word
+// each just emitted) and the scalar position of prev; its outputs are the n best
+// log-probabilities [N, n] (best first, -inf past the allowed words), their word ids [N, n]
+// int32, the attention [N, R] (a scalar 0 without attention: withoutAttention) and the new
 // state. Choosing the words in the graph means only N·n numbers leave the device per step, not
 // the N·V log-probabilities.
-func (m *Model) stepExec(n int) (*model.Exec, error) {
-	dec := NewDecoder(m.Config)
-	return m.cachedExec(&m.stepExecs, n, func() (*model.Exec, error) {
+func (m *Model) stepExec(n int, attention bool) (*model.Exec, error) {
+	dec, key := NewDecoder(m.Config), 2*n
+	if !attention {
+		dec, key = withoutAttention(dec), key+1
+	}
+	return m.cachedExec(&m.stepExecs, key, func() (*model.Exec, error) {
 		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
 			regions, parents, prev, position := in[0], in[1], in[2], in[3]
 			numMemory, _ := dec.Slots()
@@ -234,6 +238,9 @@ func (m *Model) stepExec(n int) (*model.Exec, error) {
 				}
 			}
 			logits, next, alpha := dec.Step(scope, regions, memory, state, prev, position)
+			if alpha == nil {
+				alpha = graph.ScalarZero(regions.Graph(), regions.DType())
+			}
 			values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), n)
 			return append([]*graph.Node{values, ids, alpha}, next...)
 		})
