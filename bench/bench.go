@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/attncap/attncap/internal/cputime"
+
 	"github.com/attncap/attncap/captioner"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute"
@@ -280,10 +282,10 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	var cpu0 time.Duration
 	var cpuUsed []float64
 	secs, err = timeit(1, max(1, opts.Reps/2), func() error {
-		cpu0 = cpuTime()
+		cpu0 = cputime.Process()
 		start := time.Now()
 		_, err := enc.ExtractFeatures(paths, 8, nil)
-		cpuUsed = append(cpuUsed, (cpuTime()-cpu0).Seconds()/time.Since(start).Seconds())
+		cpuUsed = append(cpuUsed, (cputime.Process()-cpu0).Seconds()/time.Since(start).Seconds())
 		return err
 	})
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/attncap/attncap/internal/cputime"
+
 	"github.com/attncap/attncap/datasets"
 )
 
@@ -62,7 +64,7 @@ func pipelineRows(opts Options, rng *rand.Rand) ([]Row, error) {
 		for i, p := range procs {
 			runtime.GOMAXPROCS(p)
 			runtime.GC()
-			cpu0, start := cpuTime(), time.Now()
+			cpu0, start := cputime.Process(), time.Now()
 			err := datasets.ImageBatches(paths, pipelineBatch, imgOpts, nil, 0, func(_ int, b *datasets.ImageBatch) error {
 				b.Recycle() // as ExtractFeatures does once the batch is a tensor
 				return nil
@@ -73,7 +75,7 @@ func pipelineRows(opts Options, rng *rand.Rand) ([]Row, error) {
 			wall := time.Since(start)
 			if rep >= 0 {
 				secs[i] = append(secs[i], wall.Seconds())
-				busy[i] = append(busy[i], (cpuTime()-cpu0).Seconds()/wall.Seconds())
+				busy[i] = append(busy[i], (cputime.Process()-cpu0).Seconds()/wall.Seconds())
 			}
 		}
 	}

@@ -5,17 +5,7 @@ package bench
 import (
 	"runtime"
 	"syscall"
-	"time"
 )
-
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // MaxRSSMiB is the peak resident memory of the process (Linux reports KiB).
 func MaxRSSMiB() float64 {

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/attncap/attncap/internal/cputime"
 )
 
 // pipelineFiles returns the sample's real Flickr8k JPEGs (500×375-ish photos), or, where the
@@ -79,12 +81,12 @@ func BenchmarkPipeline(b *testing.B) {
 		return func(b *testing.B) {
 			decode()
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one core: CPU time ≈ wall time
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for i := 0; b.Loop(); i++ {
 				fn(i % len(paths))
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "img/s")
-			if cpu := cpuTime() - cpu0; cpu > 0 {
+			if cpu := cputime.Process() - cpu0; cpu > 0 {
 				// CPU time per image: steadier than img/s when other processes share the cores.
 				b.ReportMetric(cpu.Seconds()*1000/float64(b.N), "cpu-ms/img")
 			}
@@ -113,7 +115,7 @@ func BenchmarkPipeline(b *testing.B) {
 	for _, procs := range []int{1, 2} {
 		b.Run(fmt.Sprintf("batch/procs=%d", procs), func(b *testing.B) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-			cpu0, start := cpuTime(), time.Now()
+			cpu0, start := cputime.Process(), time.Now()
 			for b.Loop() {
 				if err := ImageBatches(paths, 8, opts, nil, 0, func(_ int, b *ImageBatch) error { b.Recycle(); return nil }); err != nil {
 					b.Fatal(err)
@@ -121,7 +123,7 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			wall := time.Since(start)
 			b.ReportMetric(float64(b.N*len(paths))/b.Elapsed().Seconds(), "img/s")
-			if cpu := cpuTime() - cpu0; cpu > 0 {
+			if cpu := cputime.Process() - cpu0; cpu > 0 {
 				b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cores")
 			}
 		})
