@@ -18,8 +18,8 @@ import (
 // <start>, the words, <end> (when reached within steps) and <pad>s.
 //
 // The graph runs in training mode, so that variables stay graph parameters (no recompiling
-// after every update) and dropout samples as it trains, as in Rennie et al.'s and ruotianluo's
-// implementations; pass a cfg with Dropout 0 for a dropout-free greedy baseline.
+// after every update) and dropout samples as it trains, as in ruotianluo's
+// implementation; pass a cfg with Dropout 0 for a dropout-free greedy baseline.
 func SampleCaptions(scope *model.Scope, cfg *Config, inputs *Node, k, steps int, greedy bool) *Node {
 	g := inputs.Graph()
 	scope.SetTraining(g, true)
