@@ -14,6 +14,7 @@ import (
 	"github.com/attncap/attncap/captioner/metrics"
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/datasets/text"
+	"github.com/attncap/attncap/internal/atomicfile"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -515,7 +516,7 @@ func ForkRun(src, dst string) error {
 		if err != nil {
 			return fmt.Errorf("scst-from: %w", err)
 		}
-		if err := os.WriteFile(filepath.Join(dst, name), data, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dst, name), data); err != nil {
 			return err
 		}
 	}
@@ -532,7 +533,7 @@ func copyModel(src, dst string) error {
 		if err != nil {
 			return fmt.Errorf("scst: the cross-entropy model: %w", err)
 		}
-		if err := os.WriteFile(filepath.Join(dst, name), data, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dst, name), data); err != nil {
 			return err
 		}
 	}

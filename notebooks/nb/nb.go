@@ -98,7 +98,12 @@ func Finished(dir string) bool {
 	if _, err := os.Stat(filepath.Join(dir, "best", captioner.ConfigFile)); err != nil {
 		return false
 	}
-	state, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	return stateFinished(filepath.Join(dir, "state.json"))
+}
+
+// stateFinished says whether a run's (or stage's) state file says it finished.
+func stateFinished(path string) bool {
+	state, err := os.ReadFile(path)
 	return err == nil && strings.Contains(string(state), `"finished": true`)
 }
 
@@ -108,8 +113,7 @@ func SCSTFinished(dir string) bool {
 	if _, err := os.Stat(filepath.Join(dir, "test_metrics.json")); err != nil {
 		return false
 	}
-	state, err := os.ReadFile(filepath.Join(dir, "scst", "state.json"))
-	return err == nil && strings.Contains(string(state), `"finished": true`)
+	return stateFinished(filepath.Join(dir, "scst", "state.json"))
 }
 
 // Rel shows a path relative to the repository root, or under ~ for the user's cache, so that
