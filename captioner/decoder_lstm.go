@@ -38,13 +38,13 @@ func (d lstmDecoder) TeacherForced(scope *model.Scope, regions, captions *Node) 
 func InitState(scope *model.Scope, cfg *Config, regions *Node) (h, c *Node) {
 	s := scope.At("decoder")
 	mean := ReduceMean(regions, 1)
-	return layers.Dense(s.At("init_h"), mean, true, cfg.HiddenDim), layers.Dense(s.At("init_c"), mean, true, cfg.HiddenDim)
+	return dense(s.At("init_h"), mean, cfg.HiddenDim), dense(s.At("init_c"), mean, cfg.HiddenDim)
 }
 
 // ProjectRegions precomputes the encoder half of the attention, W_a a_i + b_a: [B, R, A]. It
 // does not depend on the step, so training and decoding compute it once per image.
 func ProjectRegions(scope *model.Scope, cfg *Config, regions *Node) *Node {
-	return layers.Dense(scope.At("decoder").At("attention_enc"), regions, true, cfg.AttentionDim)
+	return dense(scope.At("decoder").At("attention_enc"), regions, cfg.AttentionDim)
 }
 
 // Attend is soft (additive) attention over the regions given the previous hidden state:
@@ -54,8 +54,8 @@ func ProjectRegions(scope *model.Scope, cfg *Config, regions *Node) *Node {
 // It returns the context z [B, C] and the weights α [B, R].
 func Attend(scope *model.Scope, cfg *Config, regions, projected, h *Node) (context, alpha *Node) {
 	s := scope.At("decoder")
-	query := InsertAxes(layers.Dense(s.At("attention_dec"), h, true, cfg.AttentionDim), 1) // [B, 1, A]
-	scores := layers.Dense(s.At("attention_score"), Tanh(Add(projected, query)), true, 1)  // [B, R, 1]
+	query := InsertAxes(dense(s.At("attention_dec"), h, cfg.AttentionDim), 1) // [B, 1, A]
+	scores := dense(s.At("attention_score"), Tanh(Add(projected, query)), 1)  // [B, R, 1]
 	alpha = Softmax(Squeeze(scores, -1), -1)
 	context = Einsum("br,brc->bc", alpha, regions)
 	return context, alpha
@@ -66,7 +66,7 @@ func Attend(scope *model.Scope, cfg *Config, regions, projected, h *Node) (conte
 //	[i f g o] = W [x; h] + b,   c' = σ(f)⊙c + σ(i)⊙tanh(g),   h' = σ(o)⊙tanh(c')
 func lstmCell(scope *model.Scope, x, h, c *Node) (hNew, cNew *Node) {
 	hidden := h.Shape().Dimensions[1]
-	gates := layers.Dense(scope, Concatenate([]*Node{x, h}, -1), true, 4*hidden)
+	gates := dense(scope, Concatenate([]*Node{x, h}, -1), 4*hidden)
 	parts := Split(gates, -1, 4)
 	i, f, g, o := Sigmoid(parts[0]), Sigmoid(parts[1]), Tanh(parts[2]), Sigmoid(parts[3])
 	cNew = Add(Mul(f, c), Mul(i, g))
@@ -89,10 +89,10 @@ func Step(scope *model.Scope, cfg *Config, regions, projected, h, c, prevIDs *No
 	emb := layers.Embedding(s.At("embedding"), ids, regions.DType(), cfg.VocabSize, cfg.EmbedDim)
 	context, alpha := Attend(scope, cfg, regions, projected, h)
 	channels := regions.Shape().Dimensions[2]
-	beta := Sigmoid(layers.Dense(s.At("gate"), h, true, channels))
+	beta := Sigmoid(dense(s.At("gate"), h, channels))
 	hNew, cNew = lstmCell(s.At("lstm"), Concatenate([]*Node{emb, Mul(beta, context)}, -1), h, c)
 	out := layers.DropoutStatic(s.At("dropout"), hNew, cfg.Dropout)
-	logits = layers.Dense(s.At("output"), out, true, cfg.VocabSize)
+	logits = dense(s.At("output"), out, cfg.VocabSize)
 	return logits, hNew, cNew, alpha
 }
 

@@ -104,7 +104,7 @@ func (d transformerDecoder) TeacherForced(scope *model.Scope, regions, captions 
 // region, so that attention can tell where a region is: [B, R, d].
 func (d transformerDecoder) memory(s *model.Scope, regions *Node) *Node {
 	dims := regions.Shape().Dimensions
-	m := layers.Dense(s.At("memory"), regions, true, d.cfg.EmbedDim)
+	m := dense(s.At("memory"), regions, d.cfg.EmbedDim)
 	pos := s.At("region_positions").WithInitializer(initializer.RandomNormalFn(s, 0.02)).
 		VariableWithShape("embeddings", shapes.Make(regions.DType(), dims[1], d.cfg.EmbedDim))
 	return Add(m, InsertAxes(pos.NodeValue(regions.Graph()), 0))
@@ -113,7 +113,7 @@ func (d transformerDecoder) memory(s *model.Scope, regions *Node) *Node {
 // crossKeysValues projects the memory to one layer's cross-attention keys and values, [B, R, d]
 // each (one product, then split).
 func (d transformerDecoder) crossKeysValues(ls *model.Scope, memory *Node) (keys, values *Node) {
-	kv := Split(layers.Dense(ls.At("cross_attention").At("kv"), memory, true, 2*d.cfg.EmbedDim), -1, 2)
+	kv := Split(dense(ls.At("cross_attention").At("kv"), memory, 2*d.cfg.EmbedDim), -1, 2)
 	return kv[0], kv[1]
 }
 
@@ -171,7 +171,7 @@ func (d transformerDecoder) block(ls *model.Scope, x, crossKeys, crossValues *No
 	h := layerNorm(ls.At("self_norm"), x)
 	sa := ls.At("self_attention")
 	// Queries, keys and values in one product (as PyTorch's in_proj), then split.
-	qkv := Split(layers.Dense(sa.At("qkv"), h, true, 3*width), -1, 3)
+	qkv := Split(dense(sa.At("qkv"), h, 3*width), -1, 3)
 	keys, values, mask := selfKV(qkv[1], qkv[2])
 	self := attention.MultiHeadAttention(sa, qkv[0], keys, values, heads, d.headDim()).WithPreProjected(true)
 	if mask == nil {
@@ -183,7 +183,7 @@ func (d transformerDecoder) block(ls *model.Scope, x, crossKeys, crossValues *No
 
 	h = layerNorm(ls.At("cross_norm"), x)
 	ca := ls.At("cross_attention")
-	cross := attention.MultiHeadAttention(ca, layers.Dense(ca.At("query"), h, true, width), crossKeys, crossValues, heads, d.headDim()).WithPreProjected(true)
+	cross := attention.MultiHeadAttention(ca, dense(ca.At("query"), h, width), crossKeys, crossValues, heads, d.headDim()).WithPreProjected(true)
 	var out *Node
 	if wantAlpha {
 		var coefficients *Node
@@ -195,8 +195,8 @@ func (d transformerDecoder) block(ls *model.Scope, x, crossKeys, crossValues *No
 	x = Add(x, layers.DropoutStatic(ls.At("cross_dropout"), out, rate))
 
 	h = layerNorm(ls.At("ff_norm"), x)
-	f := layers.DropoutStatic(ls.At("ff_dropout"), activation.Relu(layers.Dense(ls.At("ff1"), h, true, d.cfg.FFDim)), rate)
-	x = Add(x, layers.DropoutStatic(ls.At("out_dropout"), layers.Dense(ls.At("ff2"), f, true, width), rate))
+	f := layers.DropoutStatic(ls.At("ff_dropout"), activation.Relu(dense(ls.At("ff1"), h, d.cfg.FFDim)), rate)
+	x = Add(x, layers.DropoutStatic(ls.At("out_dropout"), dense(ls.At("ff2"), f, width), rate))
 	return x, alpha
 }
 
@@ -204,7 +204,7 @@ func (d transformerDecoder) block(ls *model.Scope, x, crossKeys, crossValues *No
 func (d transformerDecoder) logits(s *model.Scope, x *Node) *Node {
 	h := layerNorm(s.At("final_norm"), x)
 	if !d.cfg.TieEmbeddings {
-		return layers.Dense(s.At("output"), h, true, d.cfg.VocabSize)
+		return dense(s.At("output"), h, d.cfg.VocabSize)
 	}
 	g := x.Graph()
 	table := s.At("embedding").VariableWithShape("embeddings", shapes.Make(x.DType(), d.cfg.VocabSize, d.cfg.EmbedDim)).NodeValue(g)

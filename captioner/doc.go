@@ -4,7 +4,8 @@
 //   - encoders: encoder.go (ResNet, TinyEncoder, EncodeGrid, Encode), encoder_conv.go
 //     (convolution per backend), encoder_weights.go (pretrained weights, hf: references);
 //   - decoders: decoder.go (the Decoder interface, NewDecoder, CaptionLoss), decoder_lstm.go
-//     (Show, Attend and Tell), decoder_transformer.go (pre-norm Transformer);
+//     (Show, Attend and Tell), decoder_transformer.go (pre-norm Transformer), dense.go (their
+//     dense layers: layers.Dense with a faster bias gradient);
 //   - decoding: decode.go (Greedy, BeamSearch), decode_loop.go (greedy's loop in one graph),
 //     model.go (Model and its compiled graphs),
 //     caption.go (images and features to captions), visualize.go (attention pictures);
