@@ -3,6 +3,7 @@ package captioner
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/attncap/attncap/datasets"
@@ -172,6 +173,9 @@ func (c *Config) ValidateDecoder() error {
 	case DecoderLSTM:
 		if c.EmbedDim < 1 || c.HiddenDim < 1 || c.AttentionDim < 1 {
 			return fmt.Errorf("model sizes must be positive: embed %d, hidden %d, attention %d", c.EmbedDim, c.HiddenDim, c.AttentionDim)
+		}
+		if c.AttentionReg < 0 || math.IsNaN(c.AttentionReg) {
+			return fmt.Errorf("attention regulariser λ = %v: want 0 (off) or more", c.AttentionReg)
 		}
 	case DecoderTransformer:
 		return c.validateTransformer()

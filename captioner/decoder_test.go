@@ -155,4 +155,13 @@ func TestTransformerConfigErrorsNameTheSetting(t *testing.T) {
 	if err := tinyDecoderConfig(DecoderTransformer, 20).Validate(); err != nil {
 		t.Errorf("the default tiny transformer: %v", err)
 	}
+	lstm := tinyDecoderConfig(DecoderLSTM, 20)
+	lstm.AttentionReg = -1
+	if err := lstm.Validate(); err == nil || !strings.Contains(err.Error(), "λ = -1") {
+		t.Errorf("LSTM with λ = -1: err = %v, want it to name λ", err)
+	}
+	lstm.AttentionReg = 0
+	if err := lstm.Validate(); err != nil {
+		t.Errorf("LSTM with λ = 0 (off): %v", err)
+	}
 }
