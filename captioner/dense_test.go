@@ -34,7 +34,7 @@ func denseMatchesLayersDense(t *testing.T, backend compute.Backend, rng *rand.Ra
 				vars = append(vars, store.GetVariable(p).NodeValue(x.Graph()))
 			}
 			grads := graph.Gradient(loss, append(vars, x)...)
-			for i := range grads {
+			for i := range grads { // AddScalar(·, 0): a multi-output gradient node cannot be a graph output (compute v0.1.14)
 				grads[i] = graph.AddScalar(grads[i], 0)
 			}
 			return append([]*graph.Node{y}, grads...)
