@@ -38,7 +38,7 @@ func main() {
 	ff := flag.Int("ff", 0, "Transformer feed-forward width (default 2048; 512 for tiny)")
 	positions := flag.String("positions", "", "Transformer word positions: learned (default) or sinusoidal")
 	tie := flag.Bool("tie-embeddings", false, "Transformer: share the word embedding with the output layer")
-	attentionReg := flag.Float64("attention-reg", -1, "LSTM: λ of the doubly-stochastic attention regulariser λ·Σ_regions (1 − Σ_t α)² (default 1, as Show, Attend and Tell)")
+	attentionReg := flag.Float64("attention-reg", -1, "LSTM: λ of the doubly-stochastic attention regulariser, λ·mean over regions of (1 − Σ_t α)² added to the loss (default 1, as Show, Attend and Tell; 0 turns it off)")
 	dropout := flag.Float64("dropout", -1, "dropout (LSTM: before the output layer, default 0.5, 0.2 for tiny; Transformer: 0.1)")
 	minCount := flag.Int("min-count", 5, "words seen fewer times in train captions map to <unk>")
 	batch := flag.Int("batch", 0, "captions per training step (default 64)")
