@@ -53,8 +53,9 @@ type Options struct {
 	Progress func(string)
 	// ResNetBatches and DecoderBatches are the batch sizes measured (default 1, 16 and 32, 64).
 	ResNetBatches, DecoderBatches []int
-	// Only runs one group of rows: "decoders" (LSTM against Transformer), "pipeline" (the image
-	// pipeline without an encoder at GOMAXPROCS 1, 2 and all cores); "" runs them all.
+	// Only runs one group of rows: "decoders" (LSTM against Transformer), "loops" (decoding's
+	// loop on the host against one graph, greedy and beam 3), "pipeline" (the image pipeline
+	// without an encoder at GOMAXPROCS 1, 2 and all cores); "" runs them all.
 	Only string
 	// PipelineImages is the folder of JPEGs for the pipeline rows (default PipelineImages;
 	// synthetic JPEGs when it has none).
@@ -201,6 +202,9 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	}
 	if opts.Only == "decoders" {
 		return decoderRows(backend, opts, rng)
+	}
+	if opts.Only == "loops" {
+		return loopRows(backend, opts, rng)
 	}
 	if opts.Only == "pipeline" {
 		say("image pipeline without an encoder, GOMAXPROCS 1 and 2")

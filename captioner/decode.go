@@ -36,8 +36,8 @@ type DecodeOptions struct {
 	// SkipAttention leaves Caption.Attention empty: the attention weights then stay on the
 	// device instead of being copied to the host at every step (evaluation does not need them).
 	SkipAttention bool
-	// Loop says where greedy decoding loops over the words: LoopAuto (per backend), LoopHost
-	// or LoopGraph (decode_loop.go). Beam search always loops on the host.
+	// Loop says where greedy decoding and beam search loop over the words: LoopAuto (per
+	// backend), LoopHost or LoopGraph (decode_loop.go, decode_beam_loop.go).
 	Loop DecodeLoop
 }
 
@@ -254,7 +254,7 @@ func (h *hypothesis) advanceGreedy(words rowWords, alpha []float32) (int32, bool
 // Greedy decodes each image of regions [B, R, C] by taking the most probable word at every
 // step, until <end> or the length limit.
 func (m *Model) Greedy(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
-	if inGraph, err := m.greedyLoop(opts); err != nil || inGraph {
+	if inGraph, err := m.loopInGraph(opts); err != nil || inGraph {
 		if err != nil {
 			return nil, err
 		}
@@ -316,6 +316,12 @@ func score(h hypothesis, finished, lengthNorm bool) float64 {
 // image gets one more row that decodes greedily in the same steps, and the greedy caption is
 // returned if it scores higher, so beam search is never worse than greedy on the same model.
 func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
+	if inGraph, err := m.loopInGraph(opts); err != nil || inGraph {
+		if err != nil {
+			return nil, err
+		}
+		return m.beamInGraph(regions, opts)
+	}
 	k := max(1, opts.Beam)
 	perImage := k
 	if k > 1 {
@@ -408,22 +414,33 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 	}
 	caps := make([]Caption, numImages)
 	for b := range caps {
-		pool, isFinished := finished[b], true
-		if len(pool) == 0 {
-			pool, isFinished = live[b], false
-		}
-		best := pool[0]
-		for _, h := range pool[1:] {
-			if score(h, isFinished, opts.LengthNorm) > score(best, isFinished, opts.LengthNorm) {
-				best = h
-			}
-		}
-		if k > 1 && betterThan(greedy[b], greedyDone[b], best, isFinished, opts.LengthNorm) {
-			best, isFinished = greedy[b], greedyDone[b]
-		}
+		best, isFinished := pickBeamCaption(finished[b], live[b], greedy[b], greedyDone[b], k, opts.LengthNorm)
 		caps[b] = m.toCaption(best, isFinished)
 	}
 	return caps, nil
+}
+
+// pickBeamCaption is beam search's answer for one image: the best finished caption, or the
+// best live one when none finished (an empty caption scored −inf when there is neither); for
+// k > 1 the greedy caption instead when it is better (betterThan). Ties go to the earlier.
+func pickBeamCaption(finished, live []hypothesis, greedy hypothesis, greedyDone bool, k int, lengthNorm bool) (hypothesis, bool) {
+	pool, isFinished := finished, true
+	if len(pool) == 0 {
+		pool, isFinished = live, false
+	}
+	best := hypothesis{logProb: math.Inf(-1)}
+	if len(pool) > 0 {
+		best = pool[0]
+	}
+	for _, h := range pool[min(1, len(pool)):] {
+		if score(h, isFinished, lengthNorm) > score(best, isFinished, lengthNorm) {
+			best = h
+		}
+	}
+	if k > 1 && (len(pool) == 0 || betterThan(greedy, greedyDone, best, isFinished, lengthNorm)) {
+		best, isFinished = greedy, greedyDone
+	}
+	return best, isFinished
 }
 
 // betterThan prefers finished captions, then the higher score.

@@ -12,7 +12,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
-// DecodeLoop says where Greedy runs its loop over the words.
+// DecodeLoop says where Greedy and BeamSearch run their loop over the words.
 type DecodeLoop string
 
 const (
@@ -28,8 +28,9 @@ const (
 	LoopGraph DecodeLoop = "graph"
 )
 
-// greedyLoop says whether Greedy runs in one graph with these options on this model's backend.
-func (m *Model) greedyLoop(opts DecodeOptions) (bool, error) {
+// loopInGraph says whether Greedy or BeamSearch runs in one graph with these options on this
+// model's backend.
+func (m *Model) loopInGraph(opts DecodeOptions) (bool, error) {
 	switch opts.Loop {
 	case LoopGraph:
 		return true, nil
@@ -102,36 +103,48 @@ func (m *Model) greedyInGraph(regions *tensors.Tensor, opts DecodeOptions) ([]Ca
 			t.MustFinalizeAll()
 		}
 	}()
-	ids, values := tensors.MustCopyFlatData[int32](out[0]), toFloat64(out[1])
-	var alpha []float64
-	if !opts.SkipAttention {
-		alpha = toFloat64(out[2])
-	}
 	rows, numRegions := regions.Shape().Dimensions[0], regions.Shape().Dimensions[1]
+	read := greedySteps{ids: tensors.MustCopyFlatData[int32](out[0]), logProbs: toFloat64(out[1]), steps: steps, numRegions: numRegions}
+	if !opts.SkipAttention {
+		read.alpha = toFloat64(out[2])
+	}
 	caps := make([]Caption, rows)
 	for r := range caps {
-		h := hypothesis{row: r}
-		finished := false
-		for t := 0; t < steps && !finished; t++ {
-			id, lp := ids[r*steps+t], values[r*steps+t]
-			switch {
-			case math.IsInf(lp, -1): // no allowed word had a probability: as advanceGreedy
-				h.logProb, finished = math.Inf(-1), true
-			case id == text.EndID:
-				h.logProb += lp
-				finished = true
-			default:
-				var a []float32
-				if alpha != nil {
-					a = make([]float32, numRegions)
-					for i := range a {
-						a[i] = float32(alpha[(r*steps+t)*numRegions+i])
-					}
-				}
-				h = h.extend(id, lp, a, r)
-			}
-		}
+		h, finished := read.hypothesis(r)
 		caps[r] = m.toCaption(h, finished)
 	}
 	return caps, nil
+}
+
+// greedySteps reads greedy decoding's words, log-probabilities [N·T] and attention [N·T·R]
+// (nil when skipped) as the graphs return them (greedyLoopExec, beamLoopExec).
+type greedySteps struct {
+	ids               []int32
+	logProbs, alpha   []float64
+	steps, numRegions int
+}
+
+// hypothesis is row r's caption and whether it ended, read as the host loop builds it
+// (advanceGreedy): words until <end>, whose log-probability counts; a −inf log-probability
+// (no allowed word had a probability) ends the caption with −inf.
+func (s greedySteps) hypothesis(r int) (hypothesis, bool) {
+	h := hypothesis{row: r}
+	for t := 0; t < s.steps; t++ {
+		id, lp := s.ids[r*s.steps+t], s.logProbs[r*s.steps+t]
+		switch {
+		case math.IsInf(lp, -1):
+			h.logProb = math.Inf(-1)
+			return h, true
+		case id == text.EndID:
+			h.logProb += lp
+			return h, true
+		}
+		var a []float32
+		if s.alpha != nil {
+			at := (r*s.steps + t) * s.numRegions
+			a = toFloat32(s.alpha[at : at+s.numRegions])
+		}
+		h = h.extend(id, lp, a, r)
+	}
+	return h, false
 }

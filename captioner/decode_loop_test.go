@@ -1,6 +1,7 @@
 package captioner
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -111,5 +112,89 @@ func TestDecodingWithoutAttentionGivesTheSameCaptions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBeamSearchInOneGraphEqualsTheHostLoop runs beam search with the loop on the host and in
+// one graph, for both decoders, beam widths 1, 2, 3 and 5, a trained model, a length limit
+// that cuts some captions, an untrained model (captions that run to the limit) and noisy
+// regions (beams that differ from greedy), with and without length normalisation and
+// attention: the same words, whether they finished, log-probabilities and attention (float32
+// arithmetic of the same ops: 1e-5).
+func TestBeamSearchInOneGraphEqualsTheHostLoop(t *testing.T) {
+	for _, decoder := range decoders {
+		t.Run(decoder, func(t *testing.T) {
+			trained, regions, _ := trainedTinyDecoder(t, decoder)
+			untrained, err := NewModel(trained.Backend, *trained.Config, trained.Vocab)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, _ := randomTensor[float32](rand.New(rand.NewPCG(3, 4)), 5, 4, 256)
+			noisy, _ := randomTensor[float32](rand.New(rand.NewPCG(15, 16)), 16, 4, 256)
+			differ := 0
+			for _, c := range []struct {
+				name string
+				m    *Model
+				r    *tensors.Tensor
+				opts DecodeOptions
+			}{
+				{"trained", trained, regions, DecodeOptions{}},
+				{"short", trained, regions, DecodeOptions{MaxLen: 5}},
+				{"untrained", untrained, other, DecodeOptions{}},
+				{"noisy", trained, noisy, DecodeOptions{}},
+				{"noisy-norm", trained, noisy, DecodeOptions{LengthNorm: true}},
+				{"noisy-skip", trained, noisy, DecodeOptions{SkipAttention: true}},
+			} {
+				for _, k := range []int{1, 2, 3, 5} {
+					opts := c.opts
+					opts.Beam, opts.Loop = k, LoopHost
+					host, err := c.m.BeamSearch(c.r, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					opts.Loop = LoopGraph
+					graph, err := c.m.BeamSearch(c.r, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					greedy, err := c.m.Greedy(c.r, DecodeOptions{Loop: LoopHost, MaxLen: opts.MaxLen})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i := range host {
+						sameCaption(t, fmt.Sprintf("%s k=%d image %d", c.name, k, i), host[i], graph[i])
+						if strings.Join(host[i].Words, " ") != strings.Join(greedy[i].Words, " ") {
+							differ++
+						}
+					}
+				}
+			}
+			t.Logf("%d of the beam captions differ from greedy", differ)
+			if differ == 0 {
+				t.Error("no beam caption differs from greedy: beam search's selection is not exercised")
+			}
+		})
+	}
+}
+
+// sameCaption fails unless a and b have the same words, end and attention, and
+// log-probabilities within 1e-5.
+func sameCaption(t *testing.T, what string, a, b Caption) {
+	t.Helper()
+	if strings.Join(a.Words, " ") != strings.Join(b.Words, " ") || a.Finished != b.Finished {
+		t.Fatalf("%s: host %q (finished %v), graph %q (finished %v)", what, a.Words, a.Finished, b.Words, b.Finished)
+	}
+	if math.Abs(a.LogProb-b.LogProb) > 1e-5*math.Max(1, math.Abs(a.LogProb)) {
+		t.Errorf("%s: log-prob host %v, graph %v", what, a.LogProb, b.LogProb)
+	}
+	if len(a.Attention) != len(b.Attention) {
+		t.Fatalf("%s: %d attention rows on the host, %d in the graph", what, len(a.Attention), len(b.Attention))
+	}
+	for w := range a.Attention {
+		for j := range a.Attention[w] {
+			if d := math.Abs(float64(a.Attention[w][j] - b.Attention[w][j])); d > 1e-5 {
+				t.Fatalf("%s word %d region %d: attention host %v, graph %v", what, w, j, a.Attention[w][j], b.Attention[w][j])
+			}
+		}
 	}
 }

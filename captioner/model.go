@@ -34,6 +34,7 @@ type Model struct {
 	stepExecs         map[int]*model.Exec // decoding step graphs by 2·(words kept per row) + (1 without attention)
 	prepareExecs      map[int]*model.Exec // Decoder.Prepare graphs by steps to decode
 	loopExecs         map[int]*model.Exec // whole greedy loops in one graph by 2·steps + (1 without attention) (decode_loop.go)
+	beamExecs         map[int]*model.Exec // whole beam searches in one graph by 2·(4096·k + steps) + (1 without attention) (decode_beam_loop.go)
 	// gridWarm is set once gridE has run: its variables are initialised and its main shape
 	// compiled, so it may run concurrently.
 	gridWarm atomic.Bool
@@ -150,7 +151,10 @@ func (m *Model) ResetCompiled() {
 	for _, e := range m.loopExecs {
 		e.Finalize()
 	}
-	m.stepExecs, m.prepareExecs, m.loopExecs = nil, nil, nil
+	for _, e := range m.beamExecs {
+		e.Finalize()
+	}
+	m.stepExecs, m.prepareExecs, m.loopExecs, m.beamExecs = nil, nil, nil, nil
 	m.stepMu.Unlock()
 	m.encodeExec, m.gridE, m.execErr = nil, nil, nil
 	m.gridWarm.Store(false)

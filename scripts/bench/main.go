@@ -22,10 +22,10 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "Python with torch and torchvision, for -compare")
 	device := flag.String("device", "cpu", "PyTorch device for -compare: cpu or cuda")
 	backendName := flag.String("backend", "", "go (default), xla:cuda, … (default: $GOMLX_BACKEND or go)")
-	only := flag.String("only", "", "run one group of rows: decoders (LSTM against Transformer: train step, greedy and beam-3 decoding), pipeline (JPEG decode+resize+normalise without an encoder at GOMAXPROCS 1, 2 and all cores)")
+	only := flag.String("only", "", "run one group of rows: decoders (LSTM against Transformer: train step, greedy and beam-3 decoding), loops (greedy and beam-3 decoding with the loop on the host against one graph), pipeline (JPEG decode+resize+normalise without an encoder at GOMAXPROCS 1, 2 and all cores)")
 	flag.Parse()
-	if *only != "" && *only != "decoders" && *only != "pipeline" {
-		check(fmt.Errorf("-only %q: the groups are decoders and pipeline", *only))
+	if *only != "" && *only != "decoders" && *only != "loops" && *only != "pipeline" {
+		check(fmt.Errorf("-only %q: the groups are decoders, loops and pipeline", *only))
 	}
 	backend, desc, err := captioner.NewBackend(*backendName)
 	check(err)

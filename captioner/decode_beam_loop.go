@@ -1,0 +1,384 @@
+package captioner
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/attncap/attncap/datasets/text"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// Beam search with the whole loop in one compiled graph (DecodeOptions.Loop = LoopGraph, the
+// default off the Go backend): the same algorithm as BeamSearch's host loop (decode.go), with
+// the hypotheses, their scores and the finished captions as tensors, so no step returns to
+// the host. The loop is unrolled for the length limit, as greedy's (decode_loop.go).
+//
+// Shapes: B images, k beam slots, P = k+1 rows per image for k > 1 (the last decodes greedily,
+// as on the host; P = 1 for k = 1), W = min(2k, V) words kept per row and step, T steps (the
+// length limit), R regions. Scores are float64 sums of the float32 log-probabilities, as on the
+// host, so both rank hypotheses alike.
+
+// beamGraph is the loop state of beam search in the graph.
+type beamGraph struct {
+	k, steps   int
+	liveLP     *Node // [B, k] float64: each live hypothesis's log-probability, −inf for an empty slot
+	liveTokens *Node // [B, k, T] int32: its words, <pad> after them
+	liveAlpha  *Node // [B, k, T, R]: its attention per word; nil when attention is skipped
+	finLP      *Node // [B, k] float64: finished captions' log-probabilities (<end> included), in the order they ended
+	finTokens  *Node // [B, k, T] int32
+	finAlpha   *Node // [B, k, T, R] or nil
+	finCount   *Node // [B] int32: how many captions have finished
+}
+
+// newBeamGraph is the state before the first word: one live hypothesis per image (slot 0, the
+// empty caption), nothing finished.
+func newBeamGraph(g *Graph, images, k, steps, numRegions int, dtype dtypes.DType, attention bool) beamGraph {
+	slot := Iota(g, shapes.Make(dtypes.Int32, images, k), 1)
+	negInf := Infinity(g, dtypes.Float64, -1)
+	s := beamGraph{
+		k: k, steps: steps,
+		liveLP:     Where(Equal(slot, ScalarZero(g, dtypes.Int32)), ZerosLike(BroadcastToDims(negInf, images, k)), BroadcastToDims(negInf, images, k)),
+		liveTokens: Zeros(g, shapes.Make(dtypes.Int32, images, k, steps)), // text.PadID
+		finLP:      BroadcastToDims(negInf, images, k),
+		finTokens:  Zeros(g, shapes.Make(dtypes.Int32, images, k, steps)),
+		finCount:   Zeros(g, shapes.Make(dtypes.Int32, images)),
+	}
+	if attention {
+		s.liveAlpha = Zeros(g, shapes.Make(dtype, images, k, steps, numRegions))
+		s.finAlpha = s.liveAlpha
+	}
+	return s
+}
+
+// beamChoice is one step's selection: for each image and beam slot of the next step, the slot
+// it continues, the word it appends and whether the slot holds a hypothesis ([B, k] each).
+type beamChoice struct {
+	parent, word, valid *Node
+}
+
+// advance runs step t's selection, as BeamSearch's host loop does: the live hypotheses'
+// continuations are ranked by total log-probability (ties to the lower slot, then the better
+// word); going down that list, a continuation takes the next free beam slot and an <end>
+// finishes its hypothesis, until k continuations are taken or k captions have finished; once k
+// have finished, the image stops. values and ids [B, k, W] are each live slot's best allowed
+// words (TopAllowedWords; −inf past them), alpha [B, k, R] (nil without attention) the
+// attention that produced them.
+func (s beamGraph) advance(values, ids, alpha *Node, t int) (beamGraph, beamChoice) {
+	g := values.Graph()
+	d := values.Shape().Dimensions
+	images, k, w := d[0], d[1], d[2]
+	i32 := func(x int) *Node { return Scalar(g, dtypes.Int32, x) }
+	cand := Reshape(Add(InsertAxes(s.liveLP, -1), ConvertDType(values, dtypes.Float64)), images, k*w)
+	scores, index := topN(cand, 2*k) // [B, n]: at most k continuations and k endings matter
+	parent, word := Div(index, i32(w)), batchTake(Reshape(ids, images, k*w), index)
+	valid := GreaterThan(scores, Infinity(g, dtypes.Float64, -1))
+	isEnd := And(valid, Equal(word, i32(text.EndID)))
+	isWord := And(valid, LogicalNot(isEnd))
+	exclusive := &CumSumOptions{Exclusive: true}
+	wordsBefore := CumSum(ConvertDType(isWord, dtypes.Int32), 1, exclusive)
+	endsBefore := Add(CumSum(ConvertDType(isEnd, dtypes.Int32), 1, exclusive), InsertAxes(s.finCount, -1))
+	taken := And(valid, And(LessThan(wordsBefore, i32(k)), LessThan(endsBefore, i32(k))))
+
+	next := s
+	next.finCount = Add(s.finCount, ReduceSum(ConvertDType(And(taken, isEnd), dtypes.Int32), 1))
+	stopped := InsertAxes(GreaterOrEqual(next.finCount, i32(k)), -1)
+
+	// Continuations into beam slots 0…k−1, in rank order.
+	toSlot := slotMatrix(And(taken, isWord), wordsBefore, k) // [B, n, k]
+	choice := beamChoice{
+		parent: sumOver(toSlot, parent),
+		word:   sumOver(toSlot, word),
+		valid:  And(ReduceLogicalOr(toSlot, 1), LogicalNot(stopped)),
+	}
+	choice.word = Where(choice.valid, choice.word, i32(text.PadID))
+	next.liveLP = Where(choice.valid, sumOver(toSlot, scores), Infinity(g, dtypes.Float64, -1))
+	column := Equal(Iota(g, shapes.Make(dtypes.Int32, 1, 1, s.steps), 2), i32(t)) // [1, 1, T]
+	next.liveTokens = Where(column, InsertAxes(choice.word, -1), batchTake(s.liveTokens, choice.parent))
+	if alpha != nil {
+		a := InsertAxes(batchTake(alpha, choice.parent), 2) // [B, k, 1, R]
+		next.liveAlpha = Where(InsertAxes(column, -1), a, batchTake(s.liveAlpha, choice.parent))
+	}
+
+	// Endings into the finished slots after those already used.
+	toFinished := slotMatrix(And(taken, isEnd), endsBefore, k) // [B, n, k]
+	ended := ReduceLogicalOr(toFinished, 1)                    // [B, k]
+	from := sumOver(toFinished, parent)
+	next.finLP = Where(ended, sumOver(toFinished, scores), s.finLP)
+	next.finTokens = Where(InsertAxes(ended, -1), batchTake(s.liveTokens, from), s.finTokens)
+	if alpha != nil {
+		next.finAlpha = Where(InsertAxes(ended, -1, -1), batchTake(s.liveAlpha, from), s.finAlpha)
+	}
+	return next, choice
+}
+
+// topN returns, for each row of x [B, C], the n highest values best first (n ≤ C) and their
+// indices (int32); ties go to the lower index. It takes n rounds of ArgMax rather than a sort,
+// cheap for a beam's small n on every backend.
+func topN(x *Node, n int) (values, indices *Node) {
+	g := x.Graph()
+	d := x.Shape().Dimensions
+	n = min(n, d[1])
+	negInf := Infinity(g, x.DType(), -1)
+	column := Iota(g, shapes.Make(dtypes.Int32, d...), 1)
+	var vals, idxs []*Node
+	for i := 0; i < n; i++ {
+		best := ArgMax(x, -1, dtypes.Int32)
+		vals = append(vals, ReduceMax(x, -1))
+		idxs = append(idxs, best)
+		if i < n-1 {
+			x = Where(Equal(column, InsertAxes(best, -1)), negInf, x)
+		}
+	}
+	return Stack(vals, 1), Stack(idxs, 1)
+}
+
+// slotMatrix says which candidate fills which of k slots: [B, n, k] true where take[b, i] and
+// rank[b, i] = j (the candidate's place among those taken into the same kind of slot).
+func slotMatrix(take, rank *Node, k int) *Node {
+	d := take.Shape().Dimensions
+	slot := Iota(take.Graph(), shapes.Make(dtypes.Int32, 1, 1, k), 2)
+	return And(InsertAxes(take, -1), Equal(InsertAxes(rank, -1), BroadcastToDims(slot, d[0], d[1], k)))
+}
+
+// sumOver gathers, for each slot j, the value of the candidate slotMatrix puts there: x [B, n]
+// (int32 or float64) → [B, k], 0 for an empty slot.
+func sumOver(slots, x *Node) *Node {
+	v := BroadcastToDims(InsertAxes(x, -1), slots.Shape().Dimensions...)
+	return ReduceSum(Where(slots, v, ZerosLike(v)), 1)
+}
+
+// batchTake picks, for each image b, the entries idx[b, j] of x[b]: x [B, M, …], idx [B, n]
+// int32 → [B, n, …].
+func batchTake(x, idx *Node) *Node {
+	d := x.Shape().Dimensions
+	images, m := d[0], d[1]
+	flat := Reshape(x, append([]int{images * m}, d[2:]...)...)
+	offset := MulScalar(Iota(x.Graph(), shapes.Make(dtypes.Int32, images, 1), 0), float64(m))
+	return Gather(flat, InsertAxes(Add(idx, offset), -1))
+}
+
+// beamLoopExec returns the graph that runs a whole beam search of width k for steps steps in
+// one call (compiled on first use per k, steps and attention). Its input is regions [B, R, C];
+// its outputs are the beamGraph tensors after the last step (liveLP, liveTokens, liveAlpha,
+// finLP, finTokens, finAlpha, finCount; the attention ones a scalar 0 without attention), then
+// the greedy row's words, log-probabilities and attention per step as greedyLoopExec returns
+// them (scalars 0 for k = 1, which has no greedy row).
+func (m *Model) beamLoopExec(k, steps int, attention bool) (*model.Exec, error) {
+	dec, key := NewDecoder(m.Config), (k*4096+steps)*2
+	if !attention {
+		dec, key = withoutAttention(dec), key+1
+	}
+	return m.cachedExec(&m.beamExecs, key, func() (*model.Exec, error) {
+		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *Node) []*Node {
+			return beamLoopGraph(scope, dec, regions, k, steps, attention)
+		})
+	})
+}
+
+// beamLoopGraph builds beamLoopExec's graph.
+func beamLoopGraph(scope *model.Scope, dec Decoder, regions *Node, k, steps int, attention bool) []*Node {
+	g := regions.Graph()
+	d := regions.Shape().Dimensions
+	images, numRegions := d[0], d[1]
+	perImage := k
+	if k > 1 {
+		perImage = k + 1
+	}
+	rows := images * perImage
+	regions = repeatRows(regions, rows)
+	memory, state := dec.Prepare(scope, regions, steps)
+	beam := newBeamGraph(g, images, k, steps, numRegions, regions.DType(), attention)
+	greedy := newGreedyRow(g, images)
+	prev := BroadcastToDims(Scalar(g, dtypes.Int32, text.StartID), rows)
+	for t := 0; t < steps; t++ {
+		logits, next, alpha := dec.Step(scope, regions, memory, state, prev, Scalar(g, dtypes.Int32, t))
+		values, ids := TopAllowedWords(LogSoftmax(logits, -1), 2*k)
+		w := values.Shape().Dimensions[1]
+		values, ids = Reshape(values, images, perImage, w), Reshape(ids, images, perImage, w)
+		if !attention {
+			alpha = nil // the LSTM returns it anyway
+		} else {
+			alpha = Reshape(alpha, images, perImage, numRegions)
+		}
+		var choice beamChoice
+		beam, choice = beam.advance(sliceRows(values, 0, k), sliceRows(ids, 0, k), sliceRows(alpha, 0, k), t)
+		parents, words := beamRows(choice, perImage)
+		if k > 1 {
+			best := func(x *Node) *Node { return Reshape(Slice(greedyRowOf(x, k), AxisRange(), AxisElem(0)), images) }
+			word := greedy.advance(best(values), best(ids), greedyRowOf(alpha, k))
+			parents = Concatenate([]*Node{parents, BroadcastToDims(Scalar(g, dtypes.Int32, k), images, 1)}, 1) // the greedy row stays
+			words = Concatenate([]*Node{words, InsertAxes(word, -1)}, 1)
+		}
+		rowOf := Add(parents, MulScalar(Iota(g, shapes.Make(dtypes.Int32, images, 1), 0), float64(perImage)))
+		idx := Reshape(rowOf, rows, 1)
+		for i := range next {
+			next[i] = Gather(next[i], idx)
+		}
+		state, prev = next, Reshape(words, rows)
+	}
+	zero := ScalarZero(g, regions.DType())
+	orZero := func(x *Node) *Node {
+		if x == nil {
+			return zero
+		}
+		return x
+	}
+	out := []*Node{beam.liveLP, beam.liveTokens, orZero(beam.liveAlpha), beam.finLP, beam.finTokens, orZero(beam.finAlpha), beam.finCount}
+	if k == 1 {
+		return append(out, zero, zero, zero)
+	}
+	return append(out, greedy.outputs(zero)...)
+}
+
+// sliceRows is x [B, P, …] limited to rows [from, to) of each image; nil stays nil.
+func sliceRows(x *Node, from, to int) *Node {
+	if x == nil {
+		return nil
+	}
+	return Slice(x, AxisRange(), AxisRange(from, to))
+}
+
+// greedyRowOf is row k (the greedy row) of x [B, P, …] → [B, …]; nil stays nil.
+func greedyRowOf(x *Node, k int) *Node {
+	if x == nil {
+		return nil
+	}
+	d := x.Shape().Dimensions
+	return Reshape(Slice(x, AxisRange(), AxisElem(k)), append([]int{d[0]}, d[2:]...)...)
+}
+
+// beamRows lays out the next step's beam rows as the host loop does: slot j of image b continues
+// the state of its parent slot and reads its word; an empty slot idles on slot 0's state,
+// reading <end>. Both [B, k] int32, rows counted within the image.
+func beamRows(c beamChoice, perImage int) (parents, words *Node) {
+	g := c.word.Graph()
+	parents = Where(c.valid, c.parent, ScalarZero(g, dtypes.Int32))
+	words = Where(c.valid, c.word, Scalar(g, dtypes.Int32, text.EndID))
+	return parents, words
+}
+
+// greedyRow is the greedy row of each image in beam search's graph: the word it chose at every
+// step, its log-probability and attention, as greedyLoopExec computes them.
+type greedyRow struct {
+	done                    *Node // [B] bool
+	words, logProbs, alphas []*Node
+}
+
+func newGreedyRow(g *Graph, images int) *greedyRow {
+	return &greedyRow{done: BroadcastToDims(Const(g, false), images)}
+}
+
+// advance records one step from the row's best allowed word (value, id [B]; alpha [B, R] or
+// nil) and returns the word the row reads next.
+func (r *greedyRow) advance(value, id, alpha *Node) *Node {
+	g := value.Graph()
+	id = Where(r.done, BroadcastToDims(Scalar(g, dtypes.Int32, text.PadID), id.Shape().Dimensions...), id)
+	value = Where(r.done, ZerosLike(value), value)
+	r.done = Or(r.done, Equal(id, Scalar(g, dtypes.Int32, text.EndID)))
+	r.words, r.logProbs, r.alphas = append(r.words, id), append(r.logProbs, value), append(r.alphas, alpha)
+	return id
+}
+
+// outputs are the words [B, T], log-probabilities [B, T] and attention [B, T, R] (zero
+// without attention).
+func (r *greedyRow) outputs(zero *Node) []*Node {
+	attention := zero
+	if r.alphas[0] != nil {
+		attention = Stack(r.alphas, 1)
+	}
+	return []*Node{Stack(r.words, 1), Stack(r.logProbs, 1), attention}
+}
+
+// beamInGraph is BeamSearch with the loop in one graph (beamLoopExec); the host only picks
+// each image's best caption from the finished and live ones, as the host loop does.
+func (m *Model) beamInGraph(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
+	if err := m.checkRegions(regions); err != nil {
+		return nil, err
+	}
+	k, steps := max(1, opts.Beam), m.maxSteps(opts)
+	exec, err := m.beamLoopExec(k, steps, !opts.SkipAttention)
+	if err != nil {
+		return nil, err
+	}
+	out, err := exec.Call(regions)
+	if err = m.explainShapes(err); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	defer func() {
+		for _, t := range out {
+			t.MustFinalizeAll()
+		}
+	}()
+	images, numRegions := regions.Shape().Dimensions[0], regions.Shape().Dimensions[1]
+	live := beamHypotheses{lp: toFloat64(out[0]), tokens: tensors.MustCopyFlatData[int32](out[1]), k: k, steps: steps, numRegions: numRegions}
+	fin := beamHypotheses{lp: toFloat64(out[3]), tokens: tensors.MustCopyFlatData[int32](out[4]), k: k, steps: steps, numRegions: numRegions}
+	finCount := tensors.MustCopyFlatData[int32](out[6])
+	var greedy greedySteps
+	if !opts.SkipAttention {
+		live.alpha, fin.alpha = toFloat64(out[2]), toFloat64(out[5])
+	}
+	if k > 1 {
+		greedy = greedySteps{ids: tensors.MustCopyFlatData[int32](out[7]), logProbs: toFloat64(out[8]), steps: steps, numRegions: numRegions}
+		if !opts.SkipAttention {
+			greedy.alpha = toFloat64(out[9])
+		}
+	}
+	caps := make([]Caption, images)
+	for b := range caps {
+		var finished, unfinished []hypothesis
+		for j := 0; j < int(finCount[b]); j++ {
+			finished = append(finished, fin.hypothesis(b, j))
+		}
+		for j := 0; j < k; j++ {
+			if !math.IsInf(live.lp[b*k+j], -1) {
+				unfinished = append(unfinished, live.hypothesis(b, j))
+			}
+		}
+		var g hypothesis
+		gDone := true
+		if k > 1 {
+			g, gDone = greedy.hypothesis(b)
+		}
+		best, isFinished := pickBeamCaption(finished, unfinished, g, gDone, k, opts.LengthNorm)
+		caps[b] = m.toCaption(best, isFinished)
+	}
+	return caps, nil
+}
+
+// beamHypotheses reads beam slots from beamLoopExec's flat outputs.
+type beamHypotheses struct {
+	lp                   []float64 // [B·k]
+	tokens               []int32   // [B·k·T]
+	alpha                []float64 // [B·k·T·R], nil without attention
+	k, steps, numRegions int
+}
+
+// hypothesis is slot j of image b: its words up to the first <pad>, their attention.
+func (h beamHypotheses) hypothesis(b, j int) hypothesis {
+	slot := b*h.k + j
+	out := hypothesis{logProb: h.lp[slot]}
+	for t := 0; t < h.steps; t++ {
+		w := h.tokens[slot*h.steps+t]
+		if w == text.PadID {
+			break
+		}
+		out.tokens = append(out.tokens, w)
+		if h.alpha != nil {
+			at := (slot*h.steps + t) * h.numRegions
+			out.attention = append(out.attention, toFloat32(h.alpha[at:at+h.numRegions]))
+		}
+	}
+	return out
+}
+
+func toFloat32(x []float64) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(v)
+	}
+	return out
+}
