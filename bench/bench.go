@@ -57,6 +57,9 @@ type Options struct {
 	// loop on the host against one graph, greedy and beam 3), "pipeline" (the image pipeline
 	// without an encoder at GOMAXPROCS 1, 2 and all cores); "" runs them all.
 	Only string
+	// Checkpoint and Data add to the "loops" rows a trained model (run or model folder) decoding
+	// the first test images of its dataset (folder, .json or shapes).
+	Checkpoint, Data string
 	// PipelineImages is the folder of JPEGs for the pipeline rows (default PipelineImages;
 	// synthetic JPEGs when it has none).
 	PipelineImages string
@@ -160,16 +163,17 @@ func UntrainedCaptioner(backend compute.Backend, decoder string) (*captioner.Mod
 }
 
 // DecodeThroughput times decoding of n images of random 49×2048 regions in batches of batch
-// images (beam search with width beam; 1 is greedy-equivalent) with an untrained decoder, so
-// that every caption runs to the 20-word limit, and returns images/s. The first batch, which
-// compiles the graphs, is not timed.
-func DecodeThroughput(backend compute.Backend, decoder string, n, batch, beam int, skipAttention bool, rng *rand.Rand) (float64, error) {
+// images (beam search with width beam; 1 is greedy-equivalent; the loop over the words where
+// loop says) with an untrained decoder, so that every caption runs to the 20-word limit, and
+// returns images/s (with batch 1, 1000 / images/s is one caption's latency in ms). The first
+// batch, which compiles the graphs, is not timed.
+func DecodeThroughput(backend compute.Backend, decoder string, n, batch, beam int, skipAttention bool, loop captioner.DecodeLoop, rng *rand.Rand) (float64, error) {
 	m, err := UntrainedCaptioner(backend, decoder)
 	if err != nil {
 		return 0, err
 	}
 	regions := randomTensor(rng, batch, benchRegions, benchChannels)
-	opts := captioner.DecodeOptions{Beam: beam, MaxLen: benchSteps + 1, SkipAttention: skipAttention}
+	opts := captioner.DecodeOptions{Beam: beam, MaxLen: benchSteps + 1, SkipAttention: skipAttention, Loop: loop}
 	if _, err := m.BeamSearch(regions, opts); err != nil { // compile, initialise
 		return 0, err
 	}

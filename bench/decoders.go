@@ -57,57 +57,6 @@ func decoderRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, 
 	return append(rows, loops...), err
 }
 
-// loopRows compares, for both decoders, greedy decoding and beam-3 search with the loop over
-// the words on the host and in one graph (captioner.DecodeLoop).
-func loopRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, error) {
-	say := opts.Progress
-	if say == nil {
-		say = func(string) {}
-	}
-	var rows []Row
-	for _, beam := range []int{1, 3} {
-		for _, decoder := range []string{captioner.DecoderLSTM, captioner.DecoderTransformer} {
-			for _, loop := range []captioner.DecodeLoop{captioner.LoopHost, captioner.LoopGraph} {
-				say(fmt.Sprintf("%s decoding, beam %d, loop %s", decoder, beam, loop))
-				r, err := loopRow(backend, decoder, loop, beam, opts.Reps, rng)
-				if err != nil {
-					return nil, err
-				}
-				rows = append(rows, r)
-			}
-		}
-	}
-	return rows, nil
-}
-
-// loopRow times Model.Greedy (beam 1) or Model.BeamSearch of decodeBatch images with an
-// untrained decoder (every caption runs to the 20-word limit) with the loop over the words on
-// the host (one step graph call per word) or in one graph (captioner.LoopGraph).
-func loopRow(backend compute.Backend, decoder string, loop captioner.DecodeLoop, beam, reps int, rng *rand.Rand) (Row, error) {
-	m, err := UntrainedCaptioner(backend, decoder)
-	if err != nil {
-		return Row{}, err
-	}
-	regions := randomTensor(rng, decodeBatch, benchRegions, benchChannels)
-	opts := captioner.DecodeOptions{Beam: beam, MaxLen: benchSteps + 1, SkipAttention: true, Loop: loop}
-	decode, what := m.BeamSearch, fmt.Sprintf("beam %d", beam)
-	if beam == 1 {
-		decode, what = m.Greedy, "Greedy"
-	}
-	secs, err := timeit(1, reps, func() error {
-		_, err := decode(regions, opts)
-		return err
-	})
-	if err != nil {
-		return Row{}, err
-	}
-	where := "loop on the host"
-	if loop == captioner.LoopGraph {
-		where = "loop in one graph"
-	}
-	return stats(fmt.Sprintf("%s %s, %s, %d images (20 words, 49×2048, V 3000)", decoder, what, where, decodeBatch), "img/s", decodeBatch, secs), nil
-}
-
 // decodeRow times beam search (beam 1: greedy) of decodeBatch images with an untrained decoder,
 // so that every caption runs to the 20-word limit; attention weights stay on the device.
 func decodeRow(backend compute.Backend, decoder string, beam, reps int, rng *rand.Rand) (Row, error) {

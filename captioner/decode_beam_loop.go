@@ -15,7 +15,8 @@ import (
 // Beam search with the whole loop in one compiled graph (DecodeOptions.Loop = LoopGraph, the
 // default off the Go backend): the same algorithm as BeamSearch's host loop (decode.go), with
 // the hypotheses, their scores and the finished captions as tensors, so no step returns to
-// the host. The loop is unrolled for the length limit, as greedy's (decode_loop.go).
+// the host. The loop over the words is wordLoop's (decode_loop.go), as greedy's: unrolled to
+// the length limit.
 //
 // Shapes: B images, k beam slots, P = k+1 rows per image for k > 1 (the last decodes greedily,
 // as on the host; P = 1 for k = 1), W = min(2k, V) words kept per row and step, T steps (the
@@ -67,7 +68,7 @@ type beamChoice struct {
 // have finished, the image stops. values and ids [B, k, W] are each live slot's best allowed
 // words (TopAllowedWords; −inf past them), alpha [B, k, R] (nil without attention) the
 // attention that produced them.
-func (s beamGraph) advance(values, ids, alpha *Node, t int) (beamGraph, beamChoice) {
+func (s beamGraph) advance(values, ids, alpha, t *Node) (beamGraph, beamChoice) {
 	g := values.Graph()
 	d := values.Shape().Dimensions
 	images, k, w := d[0], d[1], d[2]
@@ -96,7 +97,7 @@ func (s beamGraph) advance(values, ids, alpha *Node, t int) (beamGraph, beamChoi
 	}
 	choice.word = Where(choice.valid, choice.word, i32(text.PadID))
 	next.liveLP = Where(choice.valid, sumOver(toSlot, scores), Infinity(g, dtypes.Float64, -1))
-	column := Equal(Iota(g, shapes.Make(dtypes.Int32, 1, 1, s.steps), 2), i32(t)) // [1, 1, T]
+	column := Equal(Iota(g, shapes.Make(dtypes.Int32, 1, 1, s.steps), 2), t) // [1, 1, T]
 	next.liveTokens = Where(column, InsertAxes(choice.word, -1), batchTake(s.liveTokens, choice.parent))
 	if alpha != nil {
 		a := InsertAxes(batchTake(alpha, choice.parent), 2) // [B, k, 1, R]
@@ -179,47 +180,27 @@ func (m *Model) beamLoopExec(k, steps int, attention bool) (*model.Exec, error) 
 	})
 }
 
-// beamLoopGraph builds beamLoopExec's graph.
+// beamLoopGraph builds beamLoopExec's graph: B·P rows (P = k+1 for k > 1: the last row of each
+// image decodes greedily, as on the host; P = 1 for k = 1).
 func beamLoopGraph(scope *model.Scope, dec Decoder, regions *Node, k, steps int, attention bool) []*Node {
 	g := regions.Graph()
 	d := regions.Shape().Dimensions
-	images, numRegions := d[0], d[1]
-	perImage := k
+	l := beamLoop{dec: dec, scope: scope, images: d[0], numRegions: d[1], k: k, perImage: k, attention: attention}
 	if k > 1 {
-		perImage = k + 1
+		l.perImage = k + 1
 	}
-	rows := images * perImage
-	regions = repeatRows(regions, rows)
-	memory, state := dec.Prepare(scope, regions, steps)
-	beam := newBeamGraph(g, images, k, steps, numRegions, regions.DType(), attention)
-	greedy := newGreedyRow(g, images)
-	prev := BroadcastToDims(Scalar(g, dtypes.Int32, text.StartID), rows)
-	for t := 0; t < steps; t++ {
-		logits, next, alpha := dec.Step(scope, regions, memory, state, prev, Scalar(g, dtypes.Int32, t))
-		values, ids := TopAllowedWords(LogSoftmax(logits, -1), 2*k)
-		w := values.Shape().Dimensions[1]
-		values, ids = Reshape(values, images, perImage, w), Reshape(ids, images, perImage, w)
-		if !attention {
-			alpha = nil // the LSTM returns it anyway
-		} else {
-			alpha = Reshape(alpha, images, perImage, numRegions)
-		}
-		var choice beamChoice
-		beam, choice = beam.advance(sliceRows(values, 0, k), sliceRows(ids, 0, k), sliceRows(alpha, 0, k), t)
-		parents, words := beamRows(choice, perImage)
-		if k > 1 {
-			best := func(x *Node) *Node { return Reshape(Slice(greedyRowOf(x, k), AxisRange(), AxisElem(0)), images) }
-			word := greedy.advance(best(values), best(ids), greedyRowOf(alpha, k))
-			parents = Concatenate([]*Node{parents, BroadcastToDims(Scalar(g, dtypes.Int32, k), images, 1)}, 1) // the greedy row stays
-			words = Concatenate([]*Node{words, InsertAxes(word, -1)}, 1)
-		}
-		rowOf := Add(parents, MulScalar(Iota(g, shapes.Make(dtypes.Int32, images, 1), 0), float64(perImage)))
-		idx := Reshape(rowOf, rows, 1)
-		for i := range next {
-			next[i] = Gather(next[i], idx)
-		}
-		state, prev = next, Reshape(words, rows)
+	l.regions = repeatRows(regions, l.images*l.perImage)
+	var state []*Node
+	l.memory, state = dec.Prepare(scope, l.regions, steps)
+	l.numState = len(state)
+	prev := BroadcastToDims(Scalar(g, dtypes.Int32, text.StartID), l.images*l.perImage)
+	start := beamLoopState{decoder: state, prev: prev, beam: newBeamGraph(g, l.images, k, steps, l.numRegions, regions.DType(), attention)}
+	if k > 1 {
+		start.greedy = newGreedyRow(g, l.images, steps, l.numRegions, regions.DType(), attention)
 	}
+	final := l.unflat(wordLoop(g, steps, l.flat(start), func(t *Node, flat []*Node) []*Node {
+		return l.flat(l.step(t, l.unflat(flat)))
+	}))
 	zero := ScalarZero(g, regions.DType())
 	orZero := func(x *Node) *Node {
 		if x == nil {
@@ -227,11 +208,92 @@ func beamLoopGraph(scope *model.Scope, dec Decoder, regions *Node, k, steps int,
 		}
 		return x
 	}
-	out := []*Node{beam.liveLP, beam.liveTokens, orZero(beam.liveAlpha), beam.finLP, beam.finTokens, orZero(beam.finAlpha), beam.finCount}
+	b := final.beam
+	out := []*Node{b.liveLP, b.liveTokens, orZero(b.liveAlpha), b.finLP, b.finTokens, orZero(b.finAlpha), b.finCount}
 	if k == 1 {
 		return append(out, zero, zero, zero)
 	}
-	return append(out, greedy.outputs(zero)...)
+	return append(out, final.greedy.outputs(zero)...)
+}
+
+// beamLoop is what every step of beam search in a graph reads.
+type beamLoop struct {
+	dec                                       Decoder
+	scope                                     *model.Scope
+	regions                                   *Node   // [B·P, R, C]
+	memory                                    []*Node // Decoder.Prepare's
+	images, numRegions, k, perImage, numState int
+	attention                                 bool
+}
+
+// beamLoopState is the loop state: the decoder's state of every row, the word each row reads
+// next, the beam and (k > 1) the greedy rows.
+type beamLoopState struct {
+	decoder []*Node
+	prev    *Node // [B·P] int32
+	beam    beamGraph
+	greedy  greedyRow
+}
+
+// step decodes step t: one Decoder.Step over all rows, the beam's selection (beamGraph.advance),
+// the greedy rows' word, and the decoder state of every row gathered from its parent.
+func (l beamLoop) step(t *Node, s beamLoopState) beamLoopState {
+	g := t.Graph()
+	logits, next, alpha := l.dec.Step(l.scope, l.regions, l.memory, s.decoder, s.prev, t)
+	values, ids := TopAllowedWords(LogSoftmax(logits, -1), 2*l.k)
+	w := values.Shape().Dimensions[1]
+	values, ids = Reshape(values, l.images, l.perImage, w), Reshape(ids, l.images, l.perImage, w)
+	if !l.attention {
+		alpha = nil // the LSTM returns it anyway
+	} else {
+		alpha = Reshape(alpha, l.images, l.perImage, l.numRegions)
+	}
+	var choice beamChoice
+	s.beam, choice = s.beam.advance(sliceRows(values, 0, l.k), sliceRows(ids, 0, l.k), sliceRows(alpha, 0, l.k), t)
+	parents, words := beamRows(choice)
+	if l.k > 1 {
+		best := func(x *Node) *Node { return Reshape(Slice(greedyRowOf(x, l.k), AxisRange(), AxisElem(0)), l.images) }
+		var word *Node
+		s.greedy, word = s.greedy.advance(t, best(values), best(ids), greedyRowOf(alpha, l.k))
+		parents = Concatenate([]*Node{parents, BroadcastToDims(Scalar(g, dtypes.Int32, l.k), l.images, 1)}, 1) // the greedy row stays
+		words = Concatenate([]*Node{words, InsertAxes(word, -1)}, 1)
+	}
+	rows := l.images * l.perImage
+	idx := Reshape(Add(parents, MulScalar(Iota(g, shapes.Make(dtypes.Int32, l.images, 1), 0), float64(l.perImage))), rows, 1)
+	for i := range next {
+		next[i] = Gather(next[i], idx)
+	}
+	s.decoder, s.prev = next, Reshape(words, rows)
+	return s
+}
+
+// flat lists s as the loop's tensors; unflat reads them back.
+func (l beamLoop) flat(s beamLoopState) []*Node {
+	b := s.beam
+	out := append(append([]*Node{}, s.decoder...), s.prev, b.liveLP, b.liveTokens, b.finLP, b.finTokens, b.finCount)
+	if l.attention {
+		out = append(out, b.liveAlpha, b.finAlpha)
+	}
+	if l.k > 1 {
+		out = append(out, s.greedy.flat()...)
+	}
+	return out
+}
+
+func (l beamLoop) unflat(flat []*Node) beamLoopState {
+	n := l.numState
+	s := beamLoopState{decoder: flat[:n], prev: flat[n]}
+	b := beamGraph{k: l.k, steps: flat[n+2].Shape().Dimensions[2]}
+	b.liveLP, b.liveTokens, b.finLP, b.finTokens, b.finCount = flat[n+1], flat[n+2], flat[n+3], flat[n+4], flat[n+5]
+	rest := flat[n+6:]
+	if l.attention {
+		b.liveAlpha, b.finAlpha, rest = rest[0], rest[1], rest[2:]
+	}
+	s.beam = b
+	if l.k > 1 {
+		s.greedy = greedyRowFrom(rest, l.attention)
+	}
+	return s
 }
 
 // sliceRows is x [B, P, …] limited to rows [from, to) of each image; nil stays nil.
@@ -254,43 +316,11 @@ func greedyRowOf(x *Node, k int) *Node {
 // beamRows lays out the next step's beam rows as the host loop does: slot j of image b continues
 // the state of its parent slot and reads its word; an empty slot idles on slot 0's state,
 // reading <end>. Both [B, k] int32, rows counted within the image.
-func beamRows(c beamChoice, perImage int) (parents, words *Node) {
+func beamRows(c beamChoice) (parents, words *Node) {
 	g := c.word.Graph()
 	parents = Where(c.valid, c.parent, ScalarZero(g, dtypes.Int32))
 	words = Where(c.valid, c.word, Scalar(g, dtypes.Int32, text.EndID))
 	return parents, words
-}
-
-// greedyRow is the greedy row of each image in beam search's graph: the word it chose at every
-// step, its log-probability and attention, as greedyLoopExec computes them.
-type greedyRow struct {
-	done                    *Node // [B] bool
-	words, logProbs, alphas []*Node
-}
-
-func newGreedyRow(g *Graph, images int) *greedyRow {
-	return &greedyRow{done: BroadcastToDims(Const(g, false), images)}
-}
-
-// advance records one step from the row's best allowed word (value, id [B]; alpha [B, R] or
-// nil) and returns the word the row reads next.
-func (r *greedyRow) advance(value, id, alpha *Node) *Node {
-	g := value.Graph()
-	id = Where(r.done, BroadcastToDims(Scalar(g, dtypes.Int32, text.PadID), id.Shape().Dimensions...), id)
-	value = Where(r.done, ZerosLike(value), value)
-	r.done = Or(r.done, Equal(id, Scalar(g, dtypes.Int32, text.EndID)))
-	r.words, r.logProbs, r.alphas = append(r.words, id), append(r.logProbs, value), append(r.alphas, alpha)
-	return id
-}
-
-// outputs are the words [B, T], log-probabilities [B, T] and attention [B, T, R] (zero
-// without attention).
-func (r *greedyRow) outputs(zero *Node) []*Node {
-	attention := zero
-	if r.alphas[0] != nil {
-		attention = Stack(r.alphas, 1)
-	}
-	return []*Node{Stack(r.words, 1), Stack(r.logProbs, 1), attention}
 }
 
 // beamInGraph is BeamSearch with the loop in one graph (beamLoopExec); the host only picks

@@ -7,6 +7,7 @@ import (
 
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -24,7 +25,7 @@ const (
 	// LoopHost calls the compiled step graph once per word from Go (stepExec).
 	LoopHost DecodeLoop = "host"
 	// LoopGraph decodes every word of every caption in one call of one compiled graph, the loop
-	// unrolled for the length limit (greedyLoopExec).
+	// unrolled to the length limit (wordLoop; greedyLoopExec, beamLoopExec).
 	LoopGraph DecodeLoop = "graph"
 )
 
@@ -42,13 +43,13 @@ func (m *Model) loopInGraph(opts DecodeOptions) (bool, error) {
 	return false, fmt.Errorf("decode: loop %q: want %q, %q or empty (auto)", opts.Loop, LoopHost, LoopGraph)
 }
 
-// greedyLoopExec returns the graph that decodes greedily for steps steps in one call (compiled
-// on first use for each steps, with and without attention). Its input is regions [N, R, C]; its
-// outputs are, per row and step, the word chosen [N, steps] int32 (<pad> once the row has
-// emitted <end>), its log-probability [N, steps] (0 after <end>; −inf when no allowed word had
-// a probability) and the attention [N, steps, R] (a scalar 0 without attention). It runs the
-// same Decoder.Prepare, Decoder.Step and TopAllowedWords as the host loop, so it picks the
-// same words.
+// greedyLoopExec returns the graph that decodes greedily for at most steps steps in one call
+// (compiled on first use for each steps, with and without attention). Its input is regions
+// [N, R, C]; its outputs are, per row and step, the word chosen [N, steps] int32 (<pad> once
+// the row has emitted <end>, and for the steps after every row has), its log-probability
+// [N, steps] (0 after <end>; −inf when no allowed word had a probability) and the attention
+// [N, steps, R] (a scalar 0 without attention). It runs the same Decoder.Prepare,
+// Decoder.Step and TopAllowedWords as the host loop, so it picks the same words.
 func (m *Model) greedyLoopExec(steps int, attention bool) (*model.Exec, error) {
 	dec, key := NewDecoder(m.Config), 2*steps
 	if !attention {
@@ -56,31 +57,108 @@ func (m *Model) greedyLoopExec(steps int, attention bool) (*model.Exec, error) {
 	}
 	return m.cachedExec(&m.loopExecs, key, func() (*model.Exec, error) {
 		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) []*graph.Node {
-			g := regions.Graph()
-			rows := regions.Shape().Dimensions[0]
-			memory, state := dec.Prepare(scope, regions, steps)
-			pad, end := graph.Scalar(g, dtypes.Int32, text.PadID), graph.Scalar(g, dtypes.Int32, text.EndID)
-			prev := graph.BroadcastToDims(graph.Scalar(g, dtypes.Int32, text.StartID), rows)
-			done := graph.BroadcastToDims(graph.Const(g, false), rows)
-			var words, logProbs, alphas []*graph.Node
-			for t := 0; t < steps; t++ {
-				var logits, alpha *graph.Node
-				logits, state, alpha = dec.Step(scope, regions, memory, state, prev, graph.Scalar(g, dtypes.Int32, t))
-				values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), 1)
-				value, id := graph.Reshape(values, rows), graph.Reshape(ids, rows)
-				id = graph.Where(done, graph.BroadcastToDims(pad, rows), id)
-				value = graph.Where(done, graph.ZerosLike(value), value)
-				done = graph.Or(done, graph.Equal(id, end))
-				words, logProbs, alphas = append(words, id), append(logProbs, value), append(alphas, alpha)
-				prev = id
-			}
-			attention := graph.ScalarZero(g, regions.DType())
-			if alphas[0] != nil {
-				attention = graph.Stack(alphas, 1)
-			}
-			return []*graph.Node{graph.Stack(words, 1), graph.Stack(logProbs, 1), attention}
+			return greedyLoopGraph(scope, dec, regions, steps, attention)
 		})
 	})
+}
+
+// greedyLoopGraph builds greedyLoopExec's graph: the loop state is the decoder's state and a
+// greedyRow per row.
+func greedyLoopGraph(scope *model.Scope, dec Decoder, regions *graph.Node, steps int, attention bool) []*graph.Node {
+	g := regions.Graph()
+	rows, numRegions := regions.Shape().Dimensions[0], regions.Shape().Dimensions[1]
+	memory, state := dec.Prepare(scope, regions, steps)
+	numState := len(state)
+	prev := graph.BroadcastToDims(graph.Scalar(g, dtypes.Int32, text.StartID), rows)
+	start := append(append(state, prev), newGreedyRow(g, rows, steps, numRegions, regions.DType(), attention).flat()...)
+	final := wordLoop(g, steps, start, func(t *graph.Node, loop []*graph.Node) []*graph.Node {
+		row := greedyRowFrom(loop[numState+1:], attention)
+		logits, next, alpha := dec.Step(scope, regions, memory, loop[:numState], loop[numState], t)
+		values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), 1)
+		row, word := row.advance(t, graph.Reshape(values, rows), graph.Reshape(ids, rows), alpha)
+		return append(append(next, word), row.flat()...)
+	})
+	return greedyRowFrom(final[numState+1:], attention).outputs(graph.ScalarZero(g, regions.DType()))
+}
+
+// wordLoop runs a decoding loop in one graph, unrolled: step(t, state) for t = 0 … steps−1,
+// starting from state; it returns the final state. Every step runs, also after every caption
+// has ended (a step then changes nothing that is read). A graph While loop would stop there;
+// it is not used because the Go backend of gomlx/compute v0.1.14 cannot run this loop in one
+// (a While body's matrix product waits for the workers that the enclosing graph's executors
+// hold; with sequential execution, constants captured by the body are not available to it),
+// so it could not be tested here (docs/performance.md).
+func wordLoop(g *graph.Graph, steps int, state []*graph.Node, step func(t *graph.Node, state []*graph.Node) []*graph.Node) []*graph.Node {
+	for t := 0; t < steps; t++ {
+		state = step(graph.Scalar(g, dtypes.Int32, t), state)
+	}
+	return state
+}
+
+// greedyRow is the loop state of greedy decoding in a graph, for N rows and T steps: the words
+// chosen so far, their log-probabilities and attention, written at column t of step t.
+type greedyRow struct {
+	done     *graph.Node // [N] bool: the row has emitted <end>
+	words    *graph.Node // [N, T] int32, <pad> where not written or after <end>
+	logProbs *graph.Node // [N, T], 0 where not written or after <end>
+	alphas   *graph.Node // [N, T, R]; nil without attention
+}
+
+func newGreedyRow(g *graph.Graph, rows, steps, numRegions int, dtype dtypes.DType, attention bool) greedyRow {
+	r := greedyRow{
+		done:     graph.BroadcastToDims(graph.Const(g, false), rows),
+		words:    graph.Zeros(g, shapes.Make(dtypes.Int32, rows, steps)), // text.PadID
+		logProbs: graph.Zeros(g, shapes.Make(dtype, rows, steps)),
+	}
+	if attention {
+		r.alphas = graph.Zeros(g, shapes.Make(dtype, rows, steps, numRegions))
+	}
+	return r
+}
+
+// flat lists the row's tensors as loop state; greedyRowFrom reads them back.
+func (r greedyRow) flat() []*graph.Node {
+	out := []*graph.Node{r.done, r.words, r.logProbs}
+	if r.alphas != nil {
+		out = append(out, r.alphas)
+	}
+	return out
+}
+
+func greedyRowFrom(nodes []*graph.Node, attention bool) greedyRow {
+	r := greedyRow{done: nodes[0], words: nodes[1], logProbs: nodes[2]}
+	if attention {
+		r.alphas = nodes[3]
+	}
+	return r
+}
+
+// advance records step t from each row's best allowed word (value, id [N]; alpha [N, R], or
+// nil): a row that has ended writes <pad> and 0. It returns the new state and the word each
+// row reads next.
+func (r greedyRow) advance(t, value, id, alpha *graph.Node) (greedyRow, *graph.Node) {
+	g := value.Graph()
+	id = graph.Where(r.done, graph.Scalar(g, dtypes.Int32, text.PadID), id)
+	value = graph.Where(r.done, graph.ZerosLike(value), value)
+	column := graph.Equal(graph.Iota(g, shapes.Make(dtypes.Int32, 1, r.words.Shape().Dimensions[1]), 1), t) // [1, T]
+	next := greedyRow{
+		done:     graph.Or(r.done, graph.Equal(id, graph.Scalar(g, dtypes.Int32, text.EndID))),
+		words:    graph.Where(column, graph.InsertAxes(id, -1), r.words),
+		logProbs: graph.Where(column, graph.InsertAxes(value, -1), r.logProbs),
+	}
+	if r.alphas != nil {
+		next.alphas = graph.Where(graph.InsertAxes(column, -1), graph.InsertAxes(alpha, 1), r.alphas)
+	}
+	return next, id
+}
+
+// outputs are the words [N, T], log-probabilities [N, T] and attention [N, T, R] (zero
+// without attention).
+func (r greedyRow) outputs(zero *graph.Node) []*graph.Node {
+	if r.alphas == nil {
+		return []*graph.Node{r.words, r.logProbs, zero}
+	}
+	return []*graph.Node{r.words, r.logProbs, r.alphas}
 }
 
 // greedyInGraph is Greedy with the loop in one graph (greedyLoopExec): the same captions,

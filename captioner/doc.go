@@ -7,6 +7,7 @@
 //     (Show, Attend and Tell), decoder_transformer.go (pre-norm Transformer), dense.go (their
 //     dense layers: layers.Dense with a faster bias gradient);
 //   - decoding: decode.go (Greedy, BeamSearch), decode_loop.go (greedy's loop in one graph),
+//     decode_beam_loop.go (beam search's loop in one graph),
 //     model.go (Model and its compiled graphs),
 //     caption.go (images and features to captions), visualize.go (attention pictures);
 //   - training: train.go (TrainOptions, Train and its stages), train_data.go, train_model.go,

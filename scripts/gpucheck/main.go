@@ -119,11 +119,16 @@ func main() {
 	}
 	if want["decode"] {
 		for _, c := range []struct {
-			beam          int
-			skipAttention bool
-		}{{3, true}, {3, false}, {1, true}} {
-			step(fmt.Sprintf("decode 1,000 images, beam %d, attention copied %v (images/s)", c.beam, !c.skipAttention), func() (any, error) {
-				return bench.DecodeThroughput(backend, captioner.DecoderLSTM, 1000, 250, c.beam, c.skipAttention, rand.New(rand.NewPCG(4, 4)))
+			n, batch, beam int
+			skipAttention  bool
+			loop           captioner.DecodeLoop
+		}{
+			{1000, 250, 3, true, captioner.LoopGraph}, {1000, 250, 3, true, captioner.LoopHost}, {1000, 250, 3, false, captioner.LoopGraph},
+			{1000, 250, 1, true, captioner.LoopGraph}, {1000, 250, 1, true, captioner.LoopHost},
+			{100, 1, 3, true, captioner.LoopGraph}, {100, 1, 3, true, captioner.LoopHost},
+		} {
+			step(fmt.Sprintf("decode %d images in batches of %d, beam %d, attention copied %v, loop %s (images/s)", c.n, c.batch, c.beam, !c.skipAttention, c.loop), func() (any, error) {
+				return bench.DecodeThroughput(backend, captioner.DecoderLSTM, c.n, c.batch, c.beam, c.skipAttention, c.loop, rand.New(rand.NewPCG(4, 4)))
 			})
 		}
 	}

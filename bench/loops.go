@@ -1,0 +1,134 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/datasets"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// loopImages is how many test images the trained-model loop rows decode, in one batch.
+const loopImages = 64
+
+// loopRows compares, for both decoders, greedy decoding and beam-3 search with the loop over
+// the words on the host and in one graph (captioner.DecodeLoop): untrained decoders at Flickr8k
+// size (every caption runs to the 20-word limit), then, with Options.Checkpoint, a trained
+// model on the first loopImages test images of Options.Data, at its own length limit and at
+// a limit of 50 words (the ResNet configurations' MaxLen), where the host loop still stops when
+// the last caption ends and the one graph runs every step.
+func loopRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, error) {
+	say := opts.Progress
+	if say == nil {
+		say = func(string) {}
+	}
+	var rows []Row
+	for _, beam := range []int{1, 3} {
+		for _, decoder := range []string{captioner.DecoderLSTM, captioner.DecoderTransformer} {
+			m, err := UntrainedCaptioner(backend, decoder)
+			if err != nil {
+				return nil, err
+			}
+			regions := randomTensor(rng, decodeBatch, benchRegions, benchChannels)
+			for _, loop := range []captioner.DecodeLoop{captioner.LoopHost, captioner.LoopGraph} {
+				say(fmt.Sprintf("%s decoding, beam %d, loop %s", decoder, beam, loop))
+				name := fmt.Sprintf("%s %s, %s, %d images (20 words, 49×2048, V 3000)", decoder, decodeName(beam), loopName(loop), decodeBatch)
+				r, err := loopRow(m, regions, captioner.DecodeOptions{Beam: beam, MaxLen: benchSteps + 1, Loop: loop}, name, opts.Reps)
+				if err != nil {
+					return nil, err
+				}
+				rows = append(rows, r)
+			}
+		}
+	}
+	if opts.Checkpoint == "" {
+		return rows, nil
+	}
+	trained, err := trainedLoopRows(backend, opts, say)
+	return append(rows, trained...), err
+}
+
+// trainedLoopRows are loopRows' rows for the model in Options.Checkpoint.
+func trainedLoopRows(backend compute.Backend, opts Options, say func(string)) ([]Row, error) {
+	m, err := captioner.OpenModel(backend, opts.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	regions, err := testRegions(m, opts.Data)
+	if err != nil {
+		return nil, err
+	}
+	var rows []Row
+	for _, maxLen := range []int{m.Config.MaxLen, 51} {
+		for _, beam := range []int{1, 3} {
+			for _, loop := range []captioner.DecodeLoop{captioner.LoopHost, captioner.LoopGraph} {
+				say(fmt.Sprintf("trained %s, limit %d words, beam %d, loop %s", m.Config.DecoderName(), maxLen-1, beam, loop))
+				name := fmt.Sprintf("trained %s %s, %s, %d test images (limit %d words)", m.Config.DecoderName(), decodeName(beam), loopName(loop), regions.Shape().Dimensions[0], maxLen-1)
+				r, err := loopRow(m, regions, captioner.DecodeOptions{Beam: beam, MaxLen: maxLen, Loop: loop}, name, opts.Reps)
+				if err != nil {
+					return nil, err
+				}
+				rows = append(rows, r)
+			}
+		}
+	}
+	return rows, nil
+}
+
+// testRegions encodes the first loopImages images of data's test split with m's encoder.
+func testRegions(m *captioner.Model, data string) (*tensors.Tensor, error) {
+	if data == "" {
+		return nil, fmt.Errorf("bench: a checkpoint's loop rows need its dataset (-data)")
+	}
+	path, err := datasets.ResolveData(data)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := datasets.Load(path, datasets.LoadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, e := range ds.Split(datasets.Test) {
+		if len(paths) < loopImages {
+			paths = append(paths, e.Image)
+		}
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("bench: %s has no test images", data)
+	}
+	batch, err := datasets.LoadImageBatch(paths, m.ImageOptions(), nil)
+	if err != nil {
+		return nil, err
+	}
+	return m.EncodeImages(batch.Tensor())
+}
+
+// loopRow times m.Decode of regions with opts (attention skipped, as in evaluation).
+func loopRow(m *captioner.Model, regions *tensors.Tensor, opts captioner.DecodeOptions, name string, reps int) (Row, error) {
+	opts.SkipAttention = true
+	secs, err := timeit(1, reps, func() error {
+		_, err := m.Decode(regions, opts)
+		return err
+	})
+	if err != nil {
+		return Row{}, err
+	}
+	return stats(name, "img/s", float64(regions.Shape().Dimensions[0]), secs), nil
+}
+
+func decodeName(beam int) string {
+	if beam <= 1 {
+		return "Greedy"
+	}
+	return fmt.Sprintf("beam %d", beam)
+}
+
+func loopName(loop captioner.DecodeLoop) string {
+	if loop == captioner.LoopGraph {
+		return "loop in one graph"
+	}
+	return "loop on the host"
+}
