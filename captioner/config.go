@@ -8,6 +8,7 @@ import (
 
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/internal/atomicfile"
+	"github.com/gomlx/compute/dtypes"
 )
 
 // Config is everything that defines a captioning model: with the vocabulary and the variables,
@@ -55,6 +56,37 @@ type Config struct {
 	FFDim         int    `json:"ff_dim,omitempty" flag:"ff"`
 	Positions     string `json:"positions,omitempty" flag:"positions"`
 	TieEmbeddings bool   `json:"tie_embeddings,omitempty" flag:"tie-embeddings"`
+
+	// DType is the compute precision: "" or "float32" (the default; the graphs compute in the
+	// dtype of their inputs, float32), or "bfloat16": activations and matrix products of the
+	// encoder and decoder in bfloat16, with float32 variables (so Adam's moments and checkpoints
+	// are float32) and float32 softmaxes, layer-norm statistics, LSTM cell state and outputs
+	// (precision.go, docs/performance.md).
+	DType string `json:"dtype,omitempty" flag:"dtype"`
+}
+
+// Compute precisions (Config.DType).
+const (
+	DTypeFloat32  = "float32"
+	DTypeBFloat16 = "bfloat16"
+)
+
+// ValidateDType reports a Config.DType that is neither float32 (or empty) nor bfloat16.
+func (c *Config) ValidateDType() error {
+	switch c.DType {
+	case "", DTypeFloat32, DTypeBFloat16:
+		return nil
+	}
+	return fmt.Errorf("dtype %q: want %s (the default) or %s", c.DType, DTypeFloat32, DTypeBFloat16)
+}
+
+// ComputeDType is the dtype activations flow in for graph inputs (images or regions) of dtype
+// in: bfloat16 when DType asks for it, otherwise in itself (float32; float64 in some tests).
+func (c *Config) ComputeDType(in dtypes.DType) dtypes.DType {
+	if c.DType == DTypeBFloat16 {
+		return dtypes.BFloat16
+	}
+	return in
 }
 
 // Decoder names.
@@ -122,9 +154,13 @@ func (c *Config) EncoderChannels() (int, error) {
 	return spec.Channels(), nil
 }
 
-// ValidateEncoder reports the first encoder setting that cannot work.
+// ValidateEncoder reports the first encoder setting that cannot work (the compute dtype
+// included, which the encoder uses too).
 func (c *Config) ValidateEncoder() error {
 	if _, err := c.EncoderChannels(); err != nil {
+		return err
+	}
+	if err := c.ValidateDType(); err != nil {
 		return err
 	}
 	switch {

@@ -13,32 +13,39 @@ import (
 // training (unrolled over T steps) and decoding (one step graph reused).
 
 // lstmDecoder is the Decoder of Show, Attend and Tell: memory is the attention projection of
-// the regions, the state is (h, c).
+// the regions, the state is (h, c). Its methods compute in Config.ComputeDType of the regions
+// and return logits and attention in the regions' dtype (memory, h: the compute dtype; c: its
+// full precision; precision.go).
 type lstmDecoder struct{ cfg *Config }
 
 func (d lstmDecoder) Prepare(scope *model.Scope, regions *Node, _ int) (memory, state []*Node) {
-	h, c := InitState(scope, d.cfg, regions)
-	return []*Node{ProjectRegions(scope, d.cfg, regions)}, []*Node{h, c}
+	x := toCompute(d.cfg, regions)
+	h, c := InitState(scope, d.cfg, x)
+	return []*Node{ProjectRegions(scope, d.cfg, x)}, []*Node{h, c}
 }
 
 func (d lstmDecoder) Slots() (memory, state int) { return 1, 2 }
 
 func (d lstmDecoder) Step(scope *model.Scope, regions *Node, memory, state []*Node, prev, _ *Node) (logits *Node, next []*Node, alpha *Node) {
-	logits, h, c, alpha := Step(scope, d.cfg, regions, memory[0], state[0], state[1], prev)
-	return logits, []*Node{h, c}, alpha
+	logits, h, c, alpha := Step(scope, d.cfg, toCompute(d.cfg, regions), memory[0], state[0], state[1], prev)
+	return ConvertDType(logits, regions.DType()), []*Node{h, c}, ConvertDType(alpha, regions.DType())
 }
 
 func (d lstmDecoder) TeacherForced(scope *model.Scope, regions, captions *Node) (logits, alphas *Node) {
-	return TeacherForced(scope, d.cfg, regions, captions)
+	logits, alphas = TeacherForced(scope, d.cfg, toCompute(d.cfg, regions), captions)
+	return ConvertDType(logits, regions.DType()), ConvertDType(alphas, regions.DType())
 }
 
 // InitState computes the LSTM's initial state from the mean region feature:
 //
 //	ā = (1/R) Σ_i a_i,   h₀ = W_h ā + b_h,   c₀ = W_c ā + b_c
+//
+// h [B, H] has the regions' dtype, c [B, H] its full precision (the cell state accumulates
+// over the steps: float32 when the regions are bfloat16).
 func InitState(scope *model.Scope, cfg *Config, regions *Node) (h, c *Node) {
 	s := scope.At("decoder")
 	mean := ReduceMean(regions, 1)
-	return dense(s.At("init_h"), mean, cfg.HiddenDim), dense(s.At("init_c"), mean, cfg.HiddenDim)
+	return dense(s.At("init_h"), mean, cfg.HiddenDim), toFull(dense(s.At("init_c"), mean, cfg.HiddenDim))
 }
 
 // ProjectRegions precomputes the encoder half of the attention, W_a a_i + b_a: [B, R, A]. It
@@ -51,26 +58,30 @@ func ProjectRegions(scope *model.Scope, cfg *Config, regions *Node) *Node {
 //
 //	e_i = w · tanh(W_a a_i + U_a h + b) + b_w,   α = softmax(e),   z = Σ_i α_i a_i
 //
-// It returns the context z [B, C] and the weights α [B, R].
+// It returns the context z [B, C] in the regions' dtype and the weights α [B, R] at its full
+// precision (the softmax runs there).
 func Attend(scope *model.Scope, cfg *Config, regions, projected, h *Node) (context, alpha *Node) {
 	s := scope.At("decoder")
 	query := InsertAxes(dense(s.At("attention_dec"), h, cfg.AttentionDim), 1) // [B, 1, A]
 	scores := dense(s.At("attention_score"), Tanh(Add(projected, query)), 1)  // [B, R, 1]
-	alpha = Softmax(Squeeze(scores, -1), -1)
-	context = Einsum("br,brc->bc", alpha, regions)
+	alpha = Softmax(toFull(Squeeze(scores, -1)), -1)
+	context = Einsum("br,brc->bc", ConvertDType(alpha, regions.DType()), regions)
 	return context, alpha
 }
 
 // lstmCell is one LSTM step with PyTorch's gate order (input, forget, cell, output):
 //
 //	[i f g o] = W [x; h] + b,   c' = σ(f)⊙c + σ(i)⊙tanh(g),   h' = σ(o)⊙tanh(c')
+//
+// The product runs in x's and h's dtype, the gates and c in c's (full precision); h' returns
+// in h's dtype.
 func lstmCell(scope *model.Scope, x, h, c *Node) (hNew, cNew *Node) {
 	hidden := h.Shape().Dimensions[1]
-	gates := dense(scope, Concatenate([]*Node{x, h}, -1), 4*hidden)
+	gates := ConvertDType(dense(scope, Concatenate([]*Node{x, h}, -1), 4*hidden), c.DType())
 	parts := Split(gates, -1, 4)
 	i, f, g, o := Sigmoid(parts[0]), Sigmoid(parts[1]), Tanh(parts[2]), Sigmoid(parts[3])
 	cNew = Add(Mul(f, c), Mul(i, g))
-	hNew = Mul(o, Tanh(cNew))
+	hNew = ConvertDType(Mul(o, Tanh(cNew)), h.DType())
 	return
 }
 
@@ -80,13 +91,14 @@ func lstmCell(scope *model.Scope, x, h, c *Node) (hNew, cNew *Node) {
 //
 //	logits = W_o dropout(h') + b_o
 //
-// prevIDs is [B] int32. It returns logits [B, V], the new state and the attention α [B, R].
+// prevIDs is [B] int32. It returns logits [B, V] in the regions' dtype, the new state and the
+// attention α [B, R] at full precision.
 func Step(scope *model.Scope, cfg *Config, regions, projected, h, c, prevIDs *Node) (logits, hNew, cNew, alpha *Node) {
 	s := scope.At("decoder")
-	// Indices as [B, 1]: layers.Embedding reads a trailing axis of size 1 as the index axis, so a
-	// plain [1] (one image) would gather one vector instead of a batch of one.
+	// Indices as [B, 1]: the trailing axis of size 1 is the index axis, so a plain [1] (one
+	// image) would gather one vector instead of a batch of one.
 	ids := Reshape(prevIDs, prevIDs.Shape().Dimensions[0], 1)
-	emb := layers.Embedding(s.At("embedding"), ids, regions.DType(), cfg.VocabSize, cfg.EmbedDim)
+	emb := embedding(s.At("embedding"), ids, regions.DType(), cfg.VocabSize, cfg.EmbedDim)
 	context, alpha := Attend(scope, cfg, regions, projected, h)
 	channels := regions.Shape().Dimensions[2]
 	beta := Sigmoid(dense(s.At("gate"), h, channels))
@@ -98,7 +110,8 @@ func Step(scope *model.Scope, cfg *Config, regions, projected, h, c, prevIDs *No
 
 // TeacherForced runs the decoder over whole captions [B, T] (int32: <start> w₁ … <end> <pad>…),
 // feeding the true previous word at each step. It returns the logits for words 1..T−1,
-// [B, T−1, V], and the attention of each step, [B, T−1, R].
+// [B, T−1, V] in the regions' dtype, and the attention of each step, [B, T−1, R] at full
+// precision.
 func TeacherForced(scope *model.Scope, cfg *Config, regions, captions *Node) (logits, alphas *Node) {
 	steps := captions.Shape().Dimensions[1] - 1
 	projected := ProjectRegions(scope, cfg, regions)

@@ -33,6 +33,11 @@ import (
 // cross-attention keys and values of the regions once per image (Prepare's memory). The
 // attention over regions reported for pictures is the last layer's cross-attention, averaged
 // over its heads.
+//
+// The methods compute in Config.ComputeDType of the regions (memory and state in it too) and
+// return logits and attention in the regions' dtype. In bfloat16 the layer norms and the
+// attention proper (scores, softmax, weighted sum, GoMLX's output projection) run in float32
+// (precision.go).
 type transformerDecoder struct {
 	cfg         *Config
 	noAttention bool // Step returns nil attention (withoutAttention)
@@ -43,6 +48,7 @@ func (d transformerDecoder) headDim() int { return d.cfg.EmbedDim / d.cfg.Heads 
 
 func (d transformerDecoder) Prepare(scope *model.Scope, regions *Node, steps int) (memory, state []*Node) {
 	s := scope.At("decoder")
+	regions = toCompute(d.cfg, regions)
 	mem := d.memory(s, regions)
 	rows := regions.Shape().Dimensions[0]
 	for l := 0; l < d.cfg.Layers; l++ {
@@ -60,7 +66,7 @@ func (d transformerDecoder) Step(scope *model.Scope, regions *Node, memory, stat
 	s := scope.At("decoder")
 	g := prev.Graph()
 	rows, steps := state[0].Shape().Dimensions[0], state[0].Shape().Dimensions[1]
-	x := d.embed(s, Reshape(prev, rows, 1), Reshape(position, 1), regions.DType()) // [N, 1, d]
+	x := d.embed(s, Reshape(prev, rows, 1), Reshape(position, 1), d.cfg.ComputeDType(regions.DType())) // [N, 1, d]
 	// Keys at positions 0..position are valid: the cache's own past and the word written now.
 	valid := LessOrEqual(Iota(g, shapes.Make(dtypes.Int32, steps), 0), position)
 	keyMask := BroadcastToDims(InsertAxes(valid, 0), rows, steps)
@@ -75,16 +81,18 @@ func (d transformerDecoder) Step(scope *model.Scope, regions *Node, memory, stat
 		var a *Node
 		x, a = d.block(s.At("layer_%d", l), x, memory[2*l], memory[2*l+1], cache, l == d.cfg.Layers-1 && !d.noAttention)
 		if a != nil {
-			alpha = Reshape(a, rows, -1)
+			alpha = ConvertDType(Reshape(a, rows, -1), regions.DType())
 		}
 	}
-	return Reshape(d.logits(s, x), rows, d.cfg.VocabSize), next, alpha
+	return ConvertDType(Reshape(d.logits(s, x), rows, d.cfg.VocabSize), regions.DType()), next, alpha
 }
 
 func (d transformerDecoder) TeacherForced(scope *model.Scope, regions, captions *Node) (logits, alphas *Node) {
 	s := scope.At("decoder")
 	steps := captions.Shape().Dimensions[1] - 1
 	g := captions.Graph()
+	out := regions.DType()
+	regions = toCompute(d.cfg, regions)
 	x := d.embed(s, Slice(captions, AxisRange(), AxisRange(0, steps)), Iota(g, shapes.Make(dtypes.Int32, steps), 0), regions.DType())
 	mem := d.memory(s, regions)
 	causal := func(k, v *Node) (keys, values, mask *Node) { return k, v, nil }
@@ -97,7 +105,7 @@ func (d transformerDecoder) TeacherForced(scope *model.Scope, regions, captions 
 			alphas = a
 		}
 	}
-	return d.logits(s, x), alphas
+	return ConvertDType(d.logits(s, x), out), ConvertDType(alphas, out)
 }
 
 // memory projects the regions [B, R, C] to the model width and adds a learned vector per
@@ -105,9 +113,8 @@ func (d transformerDecoder) TeacherForced(scope *model.Scope, regions, captions 
 func (d transformerDecoder) memory(s *model.Scope, regions *Node) *Node {
 	dims := regions.Shape().Dimensions
 	m := dense(s.At("memory"), regions, d.cfg.EmbedDim)
-	pos := s.At("region_positions").WithInitializer(initializer.RandomNormalFn(s, 0.02)).
-		VariableWithShape("embeddings", shapes.Make(regions.DType(), dims[1], d.cfg.EmbedDim))
-	return Add(m, InsertAxes(pos.NodeValue(regions.Graph()), 0))
+	pos := weight(s.At("region_positions").WithInitializer(initializer.RandomNormalFn(s, 0.02)), "embeddings", regions, dims[1], d.cfg.EmbedDim)
+	return Add(m, InsertAxes(pos, 0))
 }
 
 // crossKeysValues projects the memory to one layer's cross-attention keys and values, [B, R, d]
@@ -118,27 +125,23 @@ func (d transformerDecoder) crossKeysValues(ls *model.Scope, memory *Node) (keys
 }
 
 // embed is the word embedding of ids [N, S] plus the positions' [S] vectors, with dropout:
-// [N, S, d].
+// [N, S, d] in dtype.
 func (d transformerDecoder) embed(s *model.Scope, ids, positions *Node, dtype dtypes.DType) *Node {
-	x := layers.Embedding(s.At("embedding"), InsertAxes(ids, -1), dtype, d.cfg.VocabSize, d.cfg.EmbedDim)
+	x := embedding(s.At("embedding"), InsertAxes(ids, -1), dtype, d.cfg.VocabSize, d.cfg.EmbedDim)
 	x = Add(x, InsertAxes(d.positionVectors(s, positions, dtype), 0))
 	return layers.DropoutStatic(s.At("embedding_dropout"), x, d.cfg.Dropout)
 }
 
-// positionVectors are the vectors of positions [S] (int32), [S, d]: rows of a learned table,
-// or the sinusoids of Vaswani et al. §3.5, PE(p, 2i) = sin(p/10000^(2i/d)), PE(p, 2i+1) =
-// cos(p/10000^(2i/d)).
+// positionVectors are the vectors of positions [S] (int32), [S, d] in dtype: rows of a learned
+// table, or the sinusoids of Vaswani et al. §3.5, PE(p, 2i) = sin(p/10000^(2i/d)),
+// PE(p, 2i+1) = cos(p/10000^(2i/d)).
 func (d transformerDecoder) positionVectors(s *model.Scope, positions *Node, dtype dtypes.DType) *Node {
-	g := positions.Graph()
-	var table *Node
+	ids := InsertAxes(positions, -1)
 	if d.cfg.Positions == "sinusoidal" {
-		table = ConvertDType(Const(g, sinusoids(d.cfg.MaxLen, d.cfg.EmbedDim)), dtype)
-	} else {
-		v := s.At("positions").WithInitializer(initializer.RandomNormalFn(s, 0.02)).
-			VariableWithShape("embeddings", shapes.Make(dtype, d.cfg.MaxLen, d.cfg.EmbedDim))
-		table = v.NodeValue(g)
+		table := ConvertDType(Const(positions.Graph(), sinusoids(d.cfg.MaxLen, d.cfg.EmbedDim)), dtype)
+		return Gather(table, ids)
 	}
-	return Gather(table, InsertAxes(positions, -1))
+	return embedding(s.At("positions").WithInitializer(initializer.RandomNormalFn(s, 0.02)), ids, dtype, d.cfg.MaxLen, d.cfg.EmbedDim)
 }
 
 // sinusoids is the table of sinusoidal position vectors, [n][dim].
@@ -166,24 +169,24 @@ type selfKeysValues func(k, v *Node) (keys, values, mask *Node)
 // values of the regions [N, R, d]. With wantAlpha it also returns the cross-attention weights
 // averaged over heads, [N, S, R].
 func (d transformerDecoder) block(ls *model.Scope, x, crossKeys, crossValues *Node, selfKV selfKeysValues, wantAlpha bool) (y, alpha *Node) {
-	width, heads, rate := d.cfg.EmbedDim, d.cfg.Heads, d.cfg.Dropout
+	width, rate := d.cfg.EmbedDim, d.cfg.Dropout
 
 	h := layerNorm(ls.At("self_norm"), x)
 	sa := ls.At("self_attention")
 	// Queries, keys and values in one product (as PyTorch's in_proj), then split.
 	qkv := Split(dense(sa.At("qkv"), h, 3*width), -1, 3)
 	keys, values, mask := selfKV(qkv[1], qkv[2])
-	self := attention.MultiHeadAttention(sa, qkv[0], keys, values, heads, d.headDim()).WithPreProjected(true)
+	self := d.attention(sa, qkv[0], keys, values)
 	if mask == nil {
 		self = self.WithCausalMask(true)
 	} else {
 		self = self.WithKeyMask(mask)
 	}
-	x = Add(x, layers.DropoutStatic(ls.At("self_dropout"), self.Done(), rate))
+	x = Add(x, layers.DropoutStatic(ls.At("self_dropout"), ConvertDType(self.Done(), x.DType()), rate))
 
 	h = layerNorm(ls.At("cross_norm"), x)
 	ca := ls.At("cross_attention")
-	cross := attention.MultiHeadAttention(ca, dense(ca.At("query"), h, width), crossKeys, crossValues, heads, d.headDim()).WithPreProjected(true)
+	cross := d.attention(ca, dense(ca.At("query"), h, width), crossKeys, crossValues)
 	var out *Node
 	if wantAlpha {
 		var coefficients *Node
@@ -192,7 +195,7 @@ func (d transformerDecoder) block(ls *model.Scope, x, crossKeys, crossValues *No
 	} else {
 		out = cross.Done()
 	}
-	x = Add(x, layers.DropoutStatic(ls.At("cross_dropout"), out, rate))
+	x = Add(x, layers.DropoutStatic(ls.At("cross_dropout"), ConvertDType(out, x.DType()), rate))
 
 	h = layerNorm(ls.At("ff_norm"), x)
 	f := layers.DropoutStatic(ls.At("ff_dropout"), activation.Relu(dense(ls.At("ff1"), h, d.cfg.FFDim)), rate)
@@ -200,19 +203,29 @@ func (d transformerDecoder) block(ls *model.Scope, x, crossKeys, crossValues *No
 	return x, alpha
 }
 
-// logits are the next-word logits of x [N, S, d] after the final layer norm: [N, S, V].
+// attention is GoMLX's multi-head attention over pre-projected queries [N, S, d], keys and
+// values [N, K, d], at their full precision (float32 for bfloat16 activations: the scores, the
+// softmax and the weighted sum, and the output projection, whose variables GoMLX creates in
+// its inputs' dtype); the caller converts its output back.
+func (d transformerDecoder) attention(scope *model.Scope, queries, keys, values *Node) *attention.MultiHeadAttentionBuilder {
+	return attention.MultiHeadAttention(scope, toFull(queries), toFull(keys), toFull(values), d.cfg.Heads, d.headDim()).WithPreProjected(true)
+}
+
+// logits are the next-word logits of x [N, S, d] after the final layer norm: [N, S, V] in x's
+// dtype.
 func (d transformerDecoder) logits(s *model.Scope, x *Node) *Node {
 	h := layerNorm(s.At("final_norm"), x)
 	if !d.cfg.TieEmbeddings {
 		return dense(s.At("output"), h, d.cfg.VocabSize)
 	}
-	g := x.Graph()
-	table := s.At("embedding").VariableWithShape("embeddings", shapes.Make(x.DType(), d.cfg.VocabSize, d.cfg.EmbedDim)).NodeValue(g)
-	bias := s.At("output").WithInitializer(initializer.Zero).VariableWithShape("bias", shapes.Make(x.DType(), d.cfg.VocabSize)).NodeValue(g)
-	return Add(Einsum("nsd,vd->nsv", h, table), bias)
+	table := weight(s.At("embedding"), "embeddings", x, d.cfg.VocabSize, d.cfg.EmbedDim)
+	bias := weight(s.At("output").WithInitializer(initializer.Zero), "bias", x, d.cfg.VocabSize)
+	return Add(Einsum("nsd,vd->nsv", h, table), ExpandLeftToRank(bias, 3))
 }
 
-// layerNorm normalises the last axis with a learned gain and offset, ε = 1e-5 (PyTorch's).
+// layerNorm normalises the last axis with a learned gain and offset, ε = 1e-5 (PyTorch's), at
+// x's full precision (statistics and variables float32 for a bfloat16 x); the result has x's
+// dtype.
 func layerNorm(s *model.Scope, x *Node) *Node {
-	return norm.LayerNorm(s, x, -1).Epsilon(1e-5).Done()
+	return ConvertDType(norm.LayerNorm(s, toFull(x), -1).Epsilon(1e-5).Done(), x.DType())
 }

@@ -1,10 +1,10 @@
 package captioner
 
 import (
-	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
-	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/nn"
 )
 
 // dense is layers.Dense(scope, x, true, out) — x [..., in] → [..., out], the same variables
@@ -13,9 +13,12 @@ import (
 // gradient is then a ReduceSum over the leading axes, which the Go backend runs row by row;
 // the fused op's own bias gradient walks dZ one column at a time, which took about a tenth of
 // a Transformer training step at batch 64 on this project's 2-core machine (gomlx/compute
-// v0.1.14; docs/performance.md).
+// v0.1.14; docs/performance.md). The variables are at fullPrecision of x (float32 for a
+// bfloat16 x, read as bfloat16: precision.go); the output has x's dtype.
 func dense(scope *model.Scope, x *Node, out int) *Node {
-	y := layers.Dense(scope, x, false, out)
-	bias := scope.Shared("dense").VariableWithShape("biases", shapes.Make(x.DType(), out))
-	return Add(y, ExpandLeftToRank(bias.NodeValue(x.Graph()), y.Rank()))
+	s := scope.In("dense")
+	w := weight(s, "weights", x, x.Shape().Dimensions[x.Rank()-1], out)
+	y := nn.Dense(x, w, nil, compute.DenseLayoutInputOutputs)
+	bias := weight(s, "biases", x, out)
+	return Add(y, ExpandLeftToRank(bias, y.Rank()))
 }

@@ -5,7 +5,8 @@
 //     (convolution per backend), encoder_weights.go (pretrained weights, hf: references);
 //   - decoders: decoder.go (the Decoder interface, NewDecoder, CaptionLoss), decoder_lstm.go
 //     (Show, Attend and Tell), decoder_transformer.go (pre-norm Transformer), dense.go (their
-//     dense layers: layers.Dense with a faster bias gradient);
+//     dense layers: layers.Dense with a faster bias gradient); precision.go (bfloat16 compute
+//     with float32 variables, Config.DType);
 //   - decoding: decode.go (Greedy, BeamSearch), decode_loop.go (greedy's loop in one graph),
 //     decode_beam_loop.go (beam search's loop in one graph),
 //     model.go (Model and its compiled graphs),

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
@@ -94,15 +93,17 @@ func shortcut(scope *model.Scope, x *Node, out, stride int, trainable bool) *Nod
 // TinyEncoder is a small CNN for the synthetic data and fast tests, trained from scratch:
 // four 3×3 conv + ReLU layers (32, 64, 128, 256 channels), 2×2 max-pool after the first three,
 // so the grid is [B, S/8, S/8, 256].
+//
+// Its variables are at the images' full precision (precision.go), read in their dtype.
 func TinyEncoder(scope *model.Scope, images *Node) *Node {
 	x := images
 	for i, ch := range []int{32, 64, 128, 256} {
 		s := scope.At("conv%d", i+1).WithInitializer(initializer.HeFn(scope))
 		cin := x.Shape().Dimensions[3]
-		w := s.VariableWithShape("weight", shapes.Make(x.DType(), 3, 3, cin, ch))
-		b := s.WithInitializer(initializer.Zero).VariableWithShape("bias", shapes.Make(x.DType(), ch))
+		w := weight(s, "weight", x, 3, 3, cin, ch)
+		b := weight(s.WithInitializer(initializer.Zero), "bias", x, ch)
 		impl := ConvImpl(model.GetParamOr(scope, ParamConvImpl, string(ConvAuto)))
-		x = Conv2DBiasAct(x, w.NodeValue(x.Graph()), b.NodeValue(x.Graph()), 1, 1, impl, activation.TypeRelu)
+		x = Conv2DBiasAct(x, w, b, 1, 1, impl, activation.TypeRelu)
 		if i < 3 {
 			x = MaxPool2D(x, 2, 2, 0)
 		}
@@ -140,19 +141,22 @@ func AdaptiveAvgPool(grid *Node, size int) *Node {
 }
 
 // EncodeGrid runs the configured encoder on normalised images [B, S, S, 3] and returns its
-// grid [B, h, w, C] (average-pooled to GridSize×GridSize when set).
+// grid [B, h, w, C] (average-pooled to GridSize×GridSize when set). The encoder computes in
+// cfg.ComputeDType of the images; the grid returns in the images' dtype, before pooling.
 func EncodeGrid(scope *model.Scope, cfg *Config, images *Node) *Node {
+	x := toCompute(cfg, images)
 	var grid *Node
 	switch cfg.Encoder {
 	case "tiny":
-		grid = TinyEncoder(scope.At("encoder"), images)
+		grid = TinyEncoder(scope.At("encoder"), x)
 	default:
 		spec, ok := ResNetSpecs[cfg.Encoder]
 		if !ok {
 			panic(fmt.Sprintf("unknown encoder %q", cfg.Encoder))
 		}
-		grid = ResNet(scope.At("encoder"), spec, images, cfg.FineTuneFrom)
+		grid = ResNet(scope.At("encoder"), spec, x, cfg.FineTuneFrom)
 	}
+	grid = ConvertDType(grid, images.DType())
 	if cfg.GridSize > 0 {
 		grid = AdaptiveAvgPool(grid, cfg.GridSize)
 	}

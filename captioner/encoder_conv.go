@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers/activation"
@@ -145,17 +144,18 @@ func MaxPool2D(x *Node, k, stride, pad int) *Node {
 //	BN(conv(x, W)) = conv(x, W·s) + (β − μ·s),   s = γ/√(σ²+ε)  (per output channel)
 //
 // The folded kernel is scope's "weight" [k, k, Cin, Cout] and the folded shift its "bias"
-// [Cout] (see LoadResNetWeights); scope is named after the torchvision conv (conv1,
-// layer1/0/conv2, layer2/0/downsample/0).
+// [Cout] (see LoadResNetWeights), at x's full precision (float32 for a bfloat16 x, read as
+// bfloat16: precision.go); scope is named after the torchvision conv (conv1, layer1/0/conv2,
+// layer2/0/downsample/0).
 func convBN(scope *model.Scope, x *Node, cout, k, stride, pad int, relu, trainable bool) *Node {
 	cin := x.Shape().Dimensions[3]
-	g := x.Graph()
-	w := scope.VariableWithShape("weight", shapes.Make(x.DType(), k, k, cin, cout)).SetTrainable(trainable)
-	b := scope.WithInitializer(initializer.Zero).VariableWithShape("bias", shapes.Make(x.DType(), cout)).SetTrainable(trainable)
+	g, dtype := x.Graph(), x.DType()
+	w := newVariable(scope, "weight", dtype, k, k, cin, cout).SetTrainable(trainable)
+	b := newVariable(scope.WithInitializer(initializer.Zero), "bias", dtype, cout).SetTrainable(trainable)
 	act := activation.TypeNone
 	if relu {
 		act = activation.TypeRelu
 	}
 	impl := ConvImpl(model.GetParamOr(scope, ParamConvImpl, string(ConvAuto)))
-	return Conv2DBiasAct(x, w.NodeValue(g), b.NodeValue(g), stride, pad, impl, act)
+	return Conv2DBiasAct(x, valueAs(w, g, dtype), valueAs(b, g, dtype), stride, pad, impl, act)
 }

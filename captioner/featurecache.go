@@ -15,13 +15,17 @@ type featureCacheOptions struct {
 	Rebuild bool   // recompute (and overwrite) even when an entry matches
 }
 
-// featureCacheKey identifies what encoder features depend on: the encoder and its settings,
-// the weights file and every image, each file by its absolute path, size and modification
-// time, so that replacing an image or the weights under the same name misses the cache.
+// featureCacheKey identifies what encoder features depend on: the encoder and its settings
+// (the compute dtype when it is bfloat16: float32 keys are those from before it existed), the
+// weights file and every image, each file by its absolute path, size and modification time,
+// so that replacing an image or the weights under the same name misses the cache.
 func featureCacheKey(m *Model, images []string) (string, error) {
 	h := sha256.New()
 	meta := m.featureMeta()
 	fmt.Fprintf(h, "%s|%s|%s|%s\n", meta["encoder"], meta["weights"], meta["image_size"], meta["grid_size"])
+	if dtype, ok := meta["dtype"]; ok {
+		fmt.Fprintf(h, "dtype|%s\n", dtype)
+	}
 	if m.Config.Weights != "" {
 		path, err := m.weightsFile()
 		if err != nil {

@@ -169,12 +169,17 @@ func (m *Model) ExtractFeatures(paths []string, batchSize int, progress io.Write
 	return f, nil
 }
 
-// featureMeta describes what the features depend on.
+// featureMeta describes what the features depend on (the compute dtype only when it is not
+// the default float32, so float32 features are described as before it existed).
 func (m *Model) featureMeta() map[string]string {
-	return map[string]string{
+	meta := map[string]string{
 		"encoder": m.Config.Encoder, "weights": m.Config.Weights,
 		"image_size": strconv.Itoa(m.Config.ImageSize), "grid_size": strconv.Itoa(m.Config.GridSize),
 	}
+	if m.Config.DType == DTypeBFloat16 {
+		meta["dtype"] = m.Config.DType
+	}
+	return meta
 }
 
 // Save writes the features as a safetensors file: tensor "features" [N, h, w, C] float32, and

@@ -246,6 +246,9 @@ func (r *trainRun) checkOptions() error {
 	if err := o.Model.ValidateDecoder(); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	if err := o.Model.ValidateDType(); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
 	return CheckSCSTOptions(o)
 }
 

@@ -51,6 +51,9 @@ func (r *trainRun) buildModel() error {
 	cfg := r.m.Config
 	r.logf("model: %s encoder (%s), %d×%d images, vocabulary %d, captions ≤ %d tokens, %s decoder (%s)",
 		cfg.Encoder, orNone(cfg.Weights), cfg.ImageSize, cfg.ImageSize, cfg.VocabSize, cfg.MaxLen, cfg.DecoderName(), cfg.DecoderSizes())
+	if cfg.DType == DTypeBFloat16 {
+		r.logf("compute in bfloat16 with float32 variables, Adam moments, softmaxes, layer norms and loss (-dtype bfloat16)")
+	}
 	return nil
 }
 

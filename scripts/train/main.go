@@ -3,6 +3,7 @@
 //	go run ./scripts/train -data shapes                     # built-in synthetic set, tiny encoder
 //	go run ./scripts/train -data DIR -encoder resnet50 -out runs/flickr8k
 //	go run ./scripts/train -out runs/flickr8k -resume       # continue an interrupted run
+//	go run ./scripts/train -data DIR -backend xla:cuda -dtype bfloat16   # bfloat16 compute, float32 weights
 //
 // Ctrl-C saves the run (RUN/last, RUN/state.json); -resume continues it exactly.
 package main
@@ -39,6 +40,7 @@ func main() {
 	positions := flag.String("positions", "", "Transformer word positions: learned (default) or sinusoidal")
 	tie := flag.Bool("tie-embeddings", false, "Transformer: share the word embedding with the output layer")
 	attentionReg := flag.Float64("attention-reg", -1, "LSTM: λ of the doubly-stochastic attention regulariser, λ·mean over regions of (1 − Σ_t α)² added to the loss (default 1, as Show, Attend and Tell; 0 turns it off)")
+	dtype := flag.String("dtype", captioner.DTypeFloat32, "compute precision: float32, or bfloat16 (matrix products and activations in bfloat16 with float32 variables, Adam moments, softmaxes, layer norms and loss: for GPUs with bfloat16 tensor cores; see docs/performance.md)")
 	dropout := flag.Float64("dropout", -1, "dropout (LSTM: before the output layer, default 0.5, 0.2 for tiny; Transformer: 0.1)")
 	minCount := flag.Int("min-count", 5, "words seen fewer times in train captions map to <unk>")
 	batch := flag.Int("batch", 0, "captions per training step (default 64)")
@@ -141,6 +143,7 @@ func main() {
 	setIf(&opts.Model.AttentionDim, *attention, set["attention"])
 	setIf(&opts.Model.AttentionReg, *attentionReg, set["attention-reg"])
 	setIf(&opts.Model.Dropout, *dropout, set["dropout"])
+	setIf(&opts.Model.DType, dtypeField(*dtype), set["dtype"])
 	setIf(&opts.MinCount, *minCount, set["min-count"])
 	setIf(&opts.Batch, *batch, set["batch"])
 	setIf(&opts.Epochs, *epochs, set["epochs"])
@@ -225,6 +228,15 @@ func main() {
 // every run and checkpoint from before the Transformer.
 func decoderField(name string) string {
 	if name == captioner.DecoderLSTM {
+		return ""
+	}
+	return name
+}
+
+// dtypeField is Config.DType for a -dtype value: float32 is the unnamed default, as in every run
+// and checkpoint from before bfloat16.
+func dtypeField(name string) string {
+	if name == captioner.DTypeFloat32 {
 		return ""
 	}
 	return name
