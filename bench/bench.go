@@ -57,12 +57,27 @@ type Options struct {
 	// loop on the host against one graph, greedy and beam 3), "pipeline" (the image pipeline
 	// without an encoder at GOMAXPROCS 1, 2 and all cores); "" runs them all.
 	Only string
+	// DType is the compute precision of the model rows (Config.DType: "" or "float32", or
+	// "bfloat16"; the pipeline rows have none). Rows in bfloat16 say so in their names and have
+	// no PyTorch comparison (the reference computes in float32).
+	DType string
 	// Checkpoint and Data add to the "loops" rows a trained model (run or model folder) decoding
 	// the first test images of its dataset (folder, .json or shapes).
 	Checkpoint, Data string
 	// PipelineImages is the folder of JPEGs for the pipeline rows (default PipelineImages;
 	// synthetic JPEGs when it has none).
 	PipelineImages string
+}
+
+// precision marks r as measured in Options.DType when that is not float32: its name says so
+// and it loses its PyTorch reference, which computes in float32.
+func (o Options) precision(r Row) Row {
+	if o.DType == "" || o.DType == captioner.DTypeFloat32 {
+		return r
+	}
+	r.Name += ", " + o.DType
+	r.refArgs, r.refCount = nil, 0
+	return r
 }
 
 // stats turns per-repetition seconds into a row of "per second" values (count per rep / time).
@@ -123,12 +138,13 @@ func benchVocab() *text.Vocab {
 }
 
 // DecoderStep builds a training step of decoder ("lstm" or "transformer", at its ResNet
-// defaults: 512 units; Adam, gradient clipping at 5) at Flickr8k size on random features of
+// defaults: 512 units; Adam, gradient clipping at 5; compute precision dtype, Config.DType) at
+// Flickr8k size on random features of
 // `images` images with k random captions each, and returns a function that runs one step (the
 // first call also compiles).
-func DecoderStep(backend compute.Backend, decoder string, images, k int, rng *rand.Rand) (func() error, error) {
+func DecoderStep(backend compute.Backend, decoder, dtype string, images, k int, rng *rand.Rand) (func() error, error) {
 	cfg := captioner.DefaultConfigFor("resnet50", decoder)
-	cfg.MaxLen = benchSteps + 1
+	cfg.MaxLen, cfg.DType = benchSteps+1, dtype
 	m, err := captioner.NewModel(backend, cfg, benchVocab())
 	if err != nil {
 		return nil, err
@@ -155,20 +171,22 @@ func DecoderStep(backend compute.Backend, decoder string, images, k int, rng *ra
 
 // UntrainedCaptioner is a ResNet-50 captioner with decoder ("lstm" or "transformer") and
 // random weights at Flickr8k size (vocabulary 3000): its captions run to the 20-word limit, the
-// most work a caption can cost. For speed measurements only.
-func UntrainedCaptioner(backend compute.Backend, decoder string) (*captioner.Model, error) {
+// most work a caption can cost; dtype is the compute precision (Config.DType, "" for float32).
+// For speed measurements only.
+func UntrainedCaptioner(backend compute.Backend, decoder, dtype string) (*captioner.Model, error) {
 	cfg := captioner.DefaultConfigFor("resnet50", decoder)
-	cfg.Weights, cfg.MaxLen = "", benchSteps+1
+	cfg.Weights, cfg.MaxLen, cfg.DType = "", benchSteps+1, dtype
 	return captioner.NewModel(backend, cfg, benchVocab())
 }
 
 // DecodeThroughput times decoding of n images of random 49×2048 regions in batches of batch
 // images (beam search with width beam; 1 is greedy-equivalent; the loop over the words where
 // loop says) with an untrained decoder, so that every caption runs to the 20-word limit, and
-// returns images/s (with batch 1, 1000 / images/s is one caption's latency in ms). The first
+// returns images/s (with batch 1, 1000 / images/s is one caption's latency in ms); dtype is the
+// compute precision (Config.DType). The first
 // batch, which compiles the graphs, is not timed.
-func DecodeThroughput(backend compute.Backend, decoder string, n, batch, beam int, skipAttention bool, loop captioner.DecodeLoop, rng *rand.Rand) (float64, error) {
-	m, err := UntrainedCaptioner(backend, decoder)
+func DecodeThroughput(backend compute.Backend, decoder, dtype string, n, batch, beam int, skipAttention bool, loop captioner.DecodeLoop, rng *rand.Rand) (float64, error) {
+	m, err := UntrainedCaptioner(backend, decoder, dtype)
 	if err != nil {
 		return 0, err
 	}
@@ -217,7 +235,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 
 	for _, b := range opts.DecoderBatches {
 		say(fmt.Sprintf("decoder train step, batch %d", b))
-		step, err := DecoderStep(backend, captioner.DecoderLSTM, b, 1, rng)
+		step, err := DecoderStep(backend, captioner.DecoderLSTM, opts.DType, b, 1, rng)
 		if err != nil {
 			return nil, err
 		}
@@ -228,11 +246,11 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 		r := stats(fmt.Sprintf("decoder train step, batch %d (49×2048, V 3000, 20 steps)", b), "steps/s", 1, secs)
 		r.Note = fmt.Sprintf("%.0f tokens/s", r.Value*float64(b*benchSteps))
 		r.refArgs, r.refCount = []string{"decoder", "--batch", strconv.Itoa(b)}, 1
-		rows = append(rows, r)
+		rows = append(rows, opts.precision(r))
 	}
 
 	cfg := captioner.DefaultConfig("resnet50")
-	cfg.Weights = "" // speed does not depend on the weights' values
+	cfg.Weights, cfg.DType = "", opts.DType // speed does not depend on the weights' values
 	enc, err := captioner.NewEncoderModel(backend, cfg)
 	if err != nil {
 		return nil, err
@@ -252,7 +270,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 		}
 		r := stats(fmt.Sprintf("ResNet-50 forward @224, batch %d", b), "img/s", float64(b), secs)
 		r.refArgs, r.refCount = []string{"resnet50", "--batch", strconv.Itoa(b)}, float64(b)
-		rows = append(rows, r)
+		rows = append(rows, opts.precision(r))
 	}
 
 	transformerRows, err := decoderRows(backend, opts, rng)
@@ -262,7 +280,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	rows = append(rows, transformerRows...)
 
 	say("caption one image, ResNet-50 + beam 3")
-	m, err := UntrainedCaptioner(backend, captioner.DecoderLSTM)
+	m, err := UntrainedCaptioner(backend, captioner.DecoderLSTM, opts.DType)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +302,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	}
 	r := stats("caption latency: 1 JPEG → ResNet-50 → beam 3 (≤ 20 words)", "s", 1, secs)
 	r.Note = "untrained decoder: runs to the length limit"
-	rows = append(rows, r)
+	rows = append(rows, opts.precision(r))
 
 	say("JPEG → cached features, 32 images 500×375")
 	var cpu0 time.Duration
@@ -302,7 +320,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	r = stats("JPEG → features pipeline (decode, resize, ResNet-50), 32 images", "img/s", float64(len(paths)), secs)
 	sort.Float64s(cpuUsed)
 	r.Note = fmt.Sprintf("%.0f%% of %d cores busy", 100*cpuUsed[len(cpuUsed)/2]/float64(numCPU()), numCPU())
-	rows = append(rows, r)
+	rows = append(rows, opts.precision(r))
 	say("image pipeline without an encoder, GOMAXPROCS 1 and 2")
 	pipeline, err := pipelineRows(opts, rng)
 	if err != nil {

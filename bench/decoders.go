@@ -27,7 +27,7 @@ func decoderRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, 
 	var rows []Row
 	for _, b := range opts.DecoderBatches {
 		say(fmt.Sprintf("transformer train step, batch %d", b))
-		step, err := DecoderStep(backend, captioner.DecoderTransformer, b, 1, rng)
+		step, err := DecoderStep(backend, captioner.DecoderTransformer, opts.DType, b, 1, rng)
 		if err != nil {
 			return nil, err
 		}
@@ -38,19 +38,19 @@ func decoderRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, 
 		r := stats(fmt.Sprintf("transformer train step, batch %d (d %d, %d layers, 49×2048, V 3000, 20 steps)", b, cfg.EmbedDim, cfg.Layers), "steps/s", 1, secs)
 		r.Note = fmt.Sprintf("%.0f tokens/s", r.Value*float64(b*benchSteps))
 		r.refArgs, r.refCount = append([]string{"transformer", "--batch", strconv.Itoa(b)}, sizes...), 1
-		rows = append(rows, r)
+		rows = append(rows, opts.precision(r))
 	}
 	for _, beam := range []int{1, 3} {
 		for _, decoder := range []string{captioner.DecoderLSTM, captioner.DecoderTransformer} {
 			say(fmt.Sprintf("%s decoding, beam %d", decoder, beam))
-			r, err := decodeRow(backend, decoder, beam, opts.Reps, rng)
+			r, err := decodeRow(backend, decoder, opts.DType, beam, opts.Reps, rng)
 			if err != nil {
 				return nil, err
 			}
 			if decoder == captioner.DecoderTransformer && beam == 1 {
 				r.refArgs, r.refCount = append([]string{"transformer-greedy", "--batch", strconv.Itoa(decodeBatch)}, sizes...), decodeBatch
 			}
-			rows = append(rows, r)
+			rows = append(rows, opts.precision(r))
 		}
 	}
 	loops, err := loopRows(backend, opts, rng)
@@ -59,8 +59,8 @@ func decoderRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, 
 
 // decodeRow times beam search (beam 1: greedy) of decodeBatch images with an untrained decoder,
 // so that every caption runs to the 20-word limit; attention weights stay on the device.
-func decodeRow(backend compute.Backend, decoder string, beam, reps int, rng *rand.Rand) (Row, error) {
-	m, err := UntrainedCaptioner(backend, decoder)
+func decodeRow(backend compute.Backend, decoder, dtype string, beam, reps int, rng *rand.Rand) (Row, error) {
+	m, err := UntrainedCaptioner(backend, decoder, dtype)
 	if err != nil {
 		return Row{}, err
 	}

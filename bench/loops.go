@@ -27,7 +27,7 @@ func loopRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, err
 	var rows []Row
 	for _, beam := range []int{1, 3} {
 		for _, decoder := range []string{captioner.DecoderLSTM, captioner.DecoderTransformer} {
-			m, err := UntrainedCaptioner(backend, decoder)
+			m, err := UntrainedCaptioner(backend, decoder, opts.DType)
 			if err != nil {
 				return nil, err
 			}
@@ -39,7 +39,7 @@ func loopRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, err
 				if err != nil {
 					return nil, err
 				}
-				rows = append(rows, r)
+				rows = append(rows, opts.precision(r))
 			}
 		}
 	}

@@ -23,6 +23,7 @@ func main() {
 	device := flag.String("device", "cpu", "PyTorch device for -compare: cpu or cuda")
 	backendName := flag.String("backend", "", "go (default), xla:cuda, … (default: $GOMLX_BACKEND or go)")
 	only := flag.String("only", "", "run one group of rows: decoders (LSTM against Transformer: train step, greedy and beam-3 decoding), loops (greedy and beam-3 decoding with the loop on the host against one graph), pipeline (JPEG decode+resize+normalise without an encoder at GOMAXPROCS 1, 2 and all cores)")
+	dtype := flag.String("dtype", "", "compute precision of the model rows: float32 (default) or bfloat16 (no PyTorch comparison)")
 	checkpoint := flag.String("checkpoint", "", "with -only loops: also time a trained model (run or model folder) …")
 	data := flag.String("data", "", "… on the first 64 test images of this dataset (folder, .json or shapes)")
 	flag.Parse()
@@ -31,7 +32,7 @@ func main() {
 	}
 	backend, desc, err := captioner.NewBackend(*backendName)
 	check(err)
-	opts := bench.Options{Reps: *reps, Python: *python, Device: *device, Only: *only, Checkpoint: *checkpoint, Data: *data, Progress: func(s string) { fmt.Fprintln(os.Stderr, "…", s) }}
+	opts := bench.Options{Reps: *reps, Python: *python, Device: *device, Only: *only, DType: *dtype, Checkpoint: *checkpoint, Data: *data, Progress: func(s string) { fmt.Fprintln(os.Stderr, "…", s) }}
 	rows, err := bench.Run(backend, opts)
 	check(err)
 	if *compare {

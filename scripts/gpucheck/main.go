@@ -34,7 +34,7 @@ func main() {
 	script := flag.String("script", "bench/reference/sat.py", "PyTorch reference script")
 	epochs := flag.Int("epochs", 12, "epochs for the shapes training")
 	reps := flag.Int("reps", 10, "benchmark repetitions")
-	only := flag.String("steps", "parity,bench,epoch,decode,train", "steps to run (comma-separated)")
+	only := flag.String("steps", "parity,bench,epoch,decode,train,bench-bfloat16,train-bfloat16", "steps to run (comma-separated; -bfloat16: the same in bfloat16 compute)")
 	flag.Parse()
 	want := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
@@ -94,22 +94,12 @@ func main() {
 		}
 	}
 
-	if want["bench"] {
-		step("bench", func() (any, error) {
-			opts := bench.Options{Reps: *reps, Python: *python, Script: *script, Device: "cuda", Progress: func(s string) { fmt.Println("…", s) },
-				ResNetBatches: []int{1, 64}, DecoderBatches: []int{32, 64}}
-			rows, err := bench.Run(backend, opts)
-			if err != nil {
-				return nil, err
-			}
-			if err := bench.Compare(rows, opts); err != nil {
-				fmt.Println("PyTorch reference failed:", err)
-			}
-			for _, r := range rows {
-				fmt.Printf("  %-70s %10.4g %-6s [%.4g–%.4g]  pytorch %.4g  ratio %.2f  %s\n", r.Name, r.Value, r.Unit, r.Min, r.Max, r.Reference, r.Ratio, r.Note)
-			}
-			return rows, nil
-		})
+	for _, dtype := range []string{"", captioner.DTypeBFloat16} {
+		if name := "bench" + precisionSuffix(dtype); want[name] {
+			step(name, func() (any, error) {
+				return benchRows(backend, dtype, *reps, *python, *script)
+			})
+		}
 	}
 
 	if want["epoch"] {
@@ -128,25 +118,57 @@ func main() {
 			{100, 1, 3, true, captioner.LoopGraph}, {100, 1, 3, true, captioner.LoopHost},
 		} {
 			step(fmt.Sprintf("decode %d images in batches of %d, beam %d, attention copied %v, loop %s (images/s)", c.n, c.batch, c.beam, !c.skipAttention, c.loop), func() (any, error) {
-				return bench.DecodeThroughput(backend, captioner.DecoderLSTM, c.n, c.batch, c.beam, c.skipAttention, c.loop, rand.New(rand.NewPCG(4, 4)))
+				return bench.DecodeThroughput(backend, captioner.DecoderLSTM, "", c.n, c.batch, c.beam, c.skipAttention, c.loop, rand.New(rand.NewPCG(4, 4)))
 			})
 		}
 	}
-	if !want["train"] {
-		return
-	}
-	step("train shapes (tiny encoder)", func() (any, error) {
-		opts := captioner.DefaultTrainOptions("tiny")
-		opts.Data, opts.Out, opts.Epochs = "shapes", filepath.Join(*out, "run-shapes"), *epochs
-		opts.Meteor.Off = true // the GPU machine has no network, and METEOR is a CPU metric
-		opts.Logf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
-		res, err := captioner.Train(context.Background(), backend, opts)
-		if err != nil {
-			return nil, err
+	for _, dtype := range []string{"", captioner.DTypeBFloat16} {
+		if name := "train" + precisionSuffix(dtype); want[name] {
+			step("train shapes (tiny encoder)"+precisionSuffix(dtype), func() (any, error) {
+				return trainShapes(backend, dtype, filepath.Join(*out, "run-shapes"+precisionSuffix(dtype)), *epochs)
+			})
 		}
-		return map[string]any{"epochs": res.Epochs, "seconds": res.Elapsed.Seconds(), "test": res.Test, "best_val_bleu4": res.BestValBLEU}, nil
-	})
+	}
+}
 
+// precisionSuffix names a step's compute precision: "" for float32, "-bfloat16".
+func precisionSuffix(dtype string) string {
+	if dtype == "" {
+		return ""
+	}
+	return "-" + dtype
+}
+
+// benchRows runs the benchmark rows on backend in compute precision dtype, with the PyTorch
+// reference on CUDA for the float32 rows.
+func benchRows(backend compute.Backend, dtype string, reps int, python, script string) ([]bench.Row, error) {
+	opts := bench.Options{Reps: reps, Python: python, Script: script, Device: "cuda", Progress: func(s string) { fmt.Println("…", s) },
+		ResNetBatches: []int{1, 64}, DecoderBatches: []int{32, 64}, DType: dtype}
+	rows, err := bench.Run(backend, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := bench.Compare(rows, opts); err != nil {
+		fmt.Println("PyTorch reference failed:", err)
+	}
+	for _, r := range rows {
+		fmt.Printf("  %-70s %10.4g %-6s [%.4g–%.4g]  pytorch %.4g  ratio %.2f  %s\n", r.Name, r.Value, r.Unit, r.Min, r.Max, r.Reference, r.Ratio, r.Note)
+	}
+	return rows, nil
+}
+
+// trainShapes trains the README's shapes model (tiny encoder, default flags) for epochs epochs
+// in compute precision dtype into out, and returns its test scores and time.
+func trainShapes(backend compute.Backend, dtype, out string, epochs int) (any, error) {
+	opts := captioner.DefaultTrainOptions("tiny")
+	opts.Data, opts.Out, opts.Epochs, opts.Model.DType = "shapes", out, epochs, dtype
+	opts.Meteor.Off = true // the GPU machine has no network, and METEOR is a CPU metric
+	opts.Logf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
+	res, err := captioner.Train(context.Background(), backend, opts)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"epochs": res.Epochs, "seconds": res.Elapsed.Seconds(), "test": res.Test, "best_val_bleu4": res.BestValBLEU}, nil
 }
 
 // parityCheck compares the encoder grid on the GPU with torchvision's (computed on CPU, float32).
@@ -199,7 +221,7 @@ func b2f(b bool) float64 {
 // random 49×2048 features, vocabulary 3000, 20 steps (bench.DecoderStep).
 func decoderEpoch(backend compute.Backend) (any, error) {
 	const imagesPerBatch, k = 12, 5
-	run, err := bench.DecoderStep(backend, captioner.DecoderLSTM, imagesPerBatch, k, rand.New(rand.NewPCG(3, 3)))
+	run, err := bench.DecoderStep(backend, captioner.DecoderLSTM, "", imagesPerBatch, k, rand.New(rand.NewPCG(3, 3)))
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ func main() {
 
 func openModel(backend compute.Backend, checkpoint string) (*captioner.Model, error) {
 	if checkpoint == "random:resnet50" {
-		return bench.UntrainedCaptioner(backend, captioner.DecoderLSTM)
+		return bench.UntrainedCaptioner(backend, captioner.DecoderLSTM, "")
 	}
 	return captioner.OpenModel(backend, checkpoint)
 }
