@@ -35,7 +35,7 @@ run)
   status=0
   XDG_CACHE_HOME="$out/cache" .gpu/gpucheck -plugin "$plugin" -parity "$out/parity" -out "$out" -python "$py" "${@:3}" 2>&1 | tee "$out/log" || status=$?
   # Keep what comes back small: results, not models or data.
-  rm -rf "$out/parity" "$out/cache" "$out/run-shapes/last" "$out/run-shapes/best"
+  rm -rf "$out/parity" "$out/cache" "$out"/run-shapes*/last "$out"/run-shapes*/best "$out"/run-shapes*/xe-best
   exit $status
   ;;
 *)
