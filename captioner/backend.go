@@ -48,6 +48,42 @@ func tuneGoBackend(b compute.Backend, parallelism int) bool {
 	return true
 }
 
+// xlaStarted records that this process has created an XLA backend (and so may have started
+// CUDA's libraries).
+var xlaStarted bool
+
+// xlaTF32 applies an XLA backend's "tf32=false" option and describes the TF32 setting. go-xla
+// passes the option to XLA, but cuDNN's convolutions still used TF32 with it on an H200 (2026-11-30:
+// ResNet-50 features 1.6e-3 from float32 either way, docs/performance.md); NVIDIA's
+// NVIDIA_TF32_OVERRIDE=0, which cuBLAS and cuDNN read when they start, made them float32-exact.
+// So with tf32=false attncap also sets NVIDIA_TF32_OVERRIDE=0 in its own environment, which
+// only works before CUDA starts: asking for it after this process has created an XLA backend
+// is an error that says to use a fresh process.
+func xlaTF32(config string) (string, error) {
+	off := false
+	for _, opt := range strings.Split(config, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(opt), "="); ok && strings.EqualFold(k, "tf32") {
+			off = strings.EqualFold(v, "false") || v == "0"
+		}
+	}
+	if !off {
+		if os.Getenv("NVIDIA_TF32_OVERRIDE") == "0" {
+			return "TF32 off: NVIDIA_TF32_OVERRIDE=0", nil
+		}
+		return "TF32 on in cuDNN convolutions (tf32=false turns it off)", nil
+	}
+	if os.Getenv("NVIDIA_TF32_OVERRIDE") != "0" {
+		if xlaStarted {
+			return "", fmt.Errorf("tf32=false needs NVIDIA_TF32_OVERRIDE=0 before CUDA starts, and this process has already " +
+				"created an XLA backend: create the tf32=false backend first, or in its own process")
+		}
+		if err := os.Setenv("NVIDIA_TF32_OVERRIDE", "0"); err != nil {
+			return "", fmt.Errorf("tf32=false: setting NVIDIA_TF32_OVERRIDE=0: %w", err)
+		}
+	}
+	return "TF32 off: tf32=false, NVIDIA_TF32_OVERRIDE=0", nil
+}
+
 // NewBackend returns the compute backend named by spec:
 //
 //   - "" — $GOMLX_BACKEND if set, else "go";
@@ -56,7 +92,8 @@ func tuneGoBackend(b compute.Backend, parallelism int) bool {
 //     given are the backend's own and replace that (e.g. "go:parallelism=4,ops_sequential");
 //   - "xla:PLUGIN[,options]" — XLA through a PJRT plugin: "xla:cuda", "xla:cpu", or an absolute
 //     path to a pjrt_c_api_*_plugin.so. Plugins are searched in PJRT_PLUGIN_LIBRARY_PATH and
-//     the standard places; attncap never downloads one.
+//     the standard places; attncap never downloads one. The option "tf32=false" turns TF32 off
+//     in the CUDA libraries too (xlaTF32).
 //
 // The returned description says which backend runs, for logs.
 func NewBackend(spec string) (compute.Backend, string, error) {
@@ -88,13 +125,18 @@ func NewBackend(spec string) (compute.Backend, string, error) {
 		}
 		return b, desc + ")", nil
 	case "xla", "stablehlo":
+		tf32, err := xlaTF32(config)
+		if err != nil {
+			return nil, "", fmt.Errorf("backend %q: %w", spec, err)
+		}
 		xla.EnableAutoInstall(false)
 		b, err := xla.New(config)
 		if err != nil {
 			return nil, "", fmt.Errorf("backend %q: %w\n(point PJRT_PLUGIN_LIBRARY_PATH at the folder holding pjrt_c_api_cuda_plugin.so, "+
 				"pass its absolute path as -backend xla:/path/pjrt_c_api_cuda_plugin.so, or use -backend go)", spec, err)
 		}
-		return b, "xla (" + b.Description() + ")", nil
+		xlaStarted = true
+		return b, "xla (" + b.Description() + ", " + tf32 + ")", nil
 	}
 	return nil, "", fmt.Errorf("backend %q: unknown; use go, xla:cuda, xla:cpu or xla:/path/to/pjrt_plugin.so", spec)
 }

@@ -2,6 +2,7 @@ package captioner
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -54,5 +55,33 @@ func TestGoBackendWorkerPoolIsSized(t *testing.T) {
 	defer b2.Finalize()
 	if strings.Contains(b2.Description(), want) || !strings.Contains(desc2, "ops_sequential") {
 		t.Fatalf("go:ops_sequential gave %q (%s)", b2.Description(), desc2)
+	}
+}
+
+// TestTF32SwitchSetsNVIDIAOverride: "tf32=false" on an XLA backend sets NVIDIA_TF32_OVERRIDE=0
+// (what made cuDNN's convolutions float32-exact on an H200) before the plugin starts, leaves
+// it alone without the option, and refuses once this process has started an XLA backend.
+func TestTF32SwitchSetsNVIDIAOverride(t *testing.T) {
+	t.Setenv("NVIDIA_TF32_OVERRIDE", "")
+	defer func(started bool) { xlaStarted = started }(xlaStarted)
+	xlaStarted = false
+	if desc, err := xlaTF32("cuda"); err != nil || !strings.Contains(desc, "TF32 on") {
+		t.Fatalf("xla:cuda: %q, %v", desc, err)
+	}
+	if v := os.Getenv("NVIDIA_TF32_OVERRIDE"); v != "" {
+		t.Fatalf("xla:cuda set NVIDIA_TF32_OVERRIDE=%q", v)
+	}
+	xlaStarted = true
+	if _, err := xlaTF32("cuda,tf32=false"); err == nil || !strings.Contains(err.Error(), "own process") {
+		t.Fatalf("tf32=false after an XLA backend started: err = %v", err)
+	}
+	xlaStarted = false
+	desc, err := xlaTF32("cuda, TF32=false")
+	if err != nil || !strings.Contains(desc, "TF32 off") || os.Getenv("NVIDIA_TF32_OVERRIDE") != "0" {
+		t.Fatalf("tf32=false: %q, %v, NVIDIA_TF32_OVERRIDE=%q", desc, err, os.Getenv("NVIDIA_TF32_OVERRIDE"))
+	}
+	xlaStarted = true // already off: nothing to set, so no error
+	if _, err := xlaTF32("cuda,tf32=false"); err != nil {
+		t.Fatalf("tf32=false with the override already set: %v", err)
 	}
 }

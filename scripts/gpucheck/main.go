@@ -1,9 +1,10 @@
 // Command gpucheck is the one program scripts/gpu/run.sh runs on a GPU machine: with the XLA
 // backend on the CUDA PJRT plugin it (1) checks the ResNet-50 and ResNet-18 encoders against
 // torchvision's layer4 output (files written by captioner/testdata/gen_resnet_parity.py), with
-// TF32 on and off, (2) trains on the synthetic shapes set end to end, (3) runs the benchmark
-// rows next to PyTorch on the same card, and (4) times a Flickr8k-sized decoder epoch
-// (30,000 captions on cached features). Everything is printed and written to OUT/gpu.json.
+// TF32 on and, in a child process with -backend xla:…,tf32=false, off, (2) trains on the
+// synthetic shapes set end to end, (3) runs the benchmark rows next to PyTorch on the same card,
+// and (4) times a Flickr8k-sized decoder epoch (30,000 captions on cached features); the
+// benchmark and the training are repeated in bfloat16. Everything is printed and written to OUT/gpu.json.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,6 +36,7 @@ func main() {
 	script := flag.String("script", "bench/reference/sat.py", "PyTorch reference script")
 	epochs := flag.Int("epochs", 12, "epochs for the shapes training")
 	reps := flag.Int("reps", 10, "benchmark repetitions")
+	tf32 := flag.Bool("tf32", true, "false: run with -backend xla:PLUGIN,tf32=false (TF32 off in cuDNN too; the parity step runs it in a child process)")
 	only := flag.String("steps", "parity,bench,epoch,decode,train,bench-bfloat16,train-bfloat16", "steps to run (comma-separated; -bfloat16: the same in bfloat16 compute)")
 	flag.Parse()
 	want := map[string]bool{}
@@ -60,6 +63,9 @@ func main() {
 	}
 
 	spec := "xla:" + *plugin
+	if !*tf32 {
+		spec += ",tf32=false"
+	}
 	backend, desc, err := captioner.NewBackend(spec)
 	if err != nil {
 		fmt.Println("backend:", err)
@@ -71,26 +77,24 @@ func main() {
 	report["backend"] = desc
 
 	if *parity != "" && want["parity"] {
-		for _, tf32 := range []bool{true, false} {
-			b := backend
-			if !tf32 {
-				if b, _, err = captioner.NewBackend(spec + ",tf32=false"); err != nil {
-					report["tf32=false"] = err.Error()
-					continue
-				}
-			}
-			cases := []struct {
-				arch string
-				size int
-			}{{"resnet50", 224}, {"resnet50", 448}, {"resnet18", 224}}
-			if !tf32 {
-				cases = cases[:1]
-			}
-			for _, c := range cases {
-				step(fmt.Sprintf("parity %s @%d tf32=%v", c.arch, c.size, tf32), func() (any, error) {
-					return parityCheck(b, *parity, c.arch, c.size)
-				})
-			}
+		cases := []struct {
+			arch string
+			size int
+		}{{"resnet50", 224}, {"resnet50", 448}, {"resnet18", 224}}
+		if !*tf32 {
+			cases = cases[:1]
+		}
+		for _, c := range cases {
+			step(fmt.Sprintf("parity %s @%d tf32=%v", c.arch, c.size, *tf32), func() (any, error) {
+				return parityCheck(backend, *parity, c.arch, c.size)
+			})
+		}
+		if *tf32 {
+			// TF32 can only be turned off before CUDA starts (captioner.NewBackend): in a child
+			// process whose first backend has tf32=false.
+			step("parity with -backend xla:…,tf32=false (child process)", func() (any, error) {
+				return parityWithoutTF32(*plugin, *parity, filepath.Join(*out, "tf32-off"))
+			})
 		}
 	}
 
@@ -169,6 +173,33 @@ func trainShapes(backend compute.Backend, dtype, out string, epochs int) (any, e
 		return nil, err
 	}
 	return map[string]any{"epochs": res.Epochs, "seconds": res.Elapsed.Seconds(), "test": res.Test, "best_val_bleu4": res.BestValBLEU}, nil
+}
+
+// parityWithoutTF32 runs this program again, as a child process whose backend has tf32=false,
+// for the parity step only, writing to out, and returns what that run reported.
+func parityWithoutTF32(plugin, parity, out string) (any, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-plugin", plugin, "-parity", parity, "-out", out, "-steps", "parity", "-tf32=false")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	runErr := cmd.Run()
+	data, err := os.ReadFile(filepath.Join(out, "gpu.json"))
+	if err != nil {
+		return nil, fmt.Errorf("tf32=false child: %v; no report: %w", runErr, err)
+	}
+	var report map[string]any
+	if err := json.Unmarshal(data, &report); err != nil {
+		return nil, err
+	}
+	if runErr != nil {
+		report["child_error"] = runErr.Error()
+	}
+	return report, nil
 }
 
 // parityCheck compares the encoder grid on the GPU with torchvision's (computed on CPU, float32).
