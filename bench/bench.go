@@ -69,6 +69,14 @@ type Options struct {
 	PipelineImages string
 }
 
+// say returns Options.Progress, or a function that drops the messages.
+func (o Options) say() func(string) {
+	if o.Progress == nil {
+		return func(string) {}
+	}
+	return o.Progress
+}
+
 // precision marks r as measured in Options.DType when that is not float32: its name says so
 // and it loses its PyTorch reference, which computes in float32.
 func (o Options) precision(r Row) Row {
@@ -210,10 +218,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	if opts.Reps < 1 {
 		opts.Reps = 5
 	}
-	say := opts.Progress
-	if say == nil {
-		say = func(string) {}
-	}
+	say := opts.say()
 	rng := rand.New(rand.NewPCG(1, 1))
 	var rows []Row
 	if len(opts.ResNetBatches) == 0 {

@@ -18,10 +18,7 @@ const decodeBatch = 32
 // and beam-3 decoding of 32 images with each decoder (PyTorch reference for the Transformer's
 // greedy decoding: nn.TransformerDecoder rerunning the prefix every step, as it has no cache).
 func decoderRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, error) {
-	say := opts.Progress
-	if say == nil {
-		say = func(string) {}
-	}
+	say := opts.say()
 	cfg := captioner.DefaultConfigFor("resnet50", captioner.DecoderTransformer)
 	sizes := []string{"--embed", strconv.Itoa(cfg.EmbedDim), "--layers", strconv.Itoa(cfg.Layers), "--heads", strconv.Itoa(cfg.Heads), "--ff", strconv.Itoa(cfg.FFDim)}
 	var rows []Row

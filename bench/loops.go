@@ -20,10 +20,7 @@ const loopImages = 64
 // a limit of 50 words (the ResNet configurations' MaxLen), where the host loop still stops when
 // the last caption ends and the one graph runs every step.
 func loopRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, error) {
-	say := opts.Progress
-	if say == nil {
-		say = func(string) {}
-	}
+	say := opts.say()
 	var rows []Row
 	for _, beam := range []int{1, 3} {
 		for _, decoder := range []string{captioner.DecoderLSTM, captioner.DecoderTransformer} {

@@ -1,7 +1,6 @@
 package captioner
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/attncap/attncap/datasets/text"
@@ -326,23 +325,12 @@ func beamRows(c beamChoice) (parents, words *Node) {
 // beamInGraph is BeamSearch with the loop in one graph (beamLoopExec); the host only picks
 // each image's best caption from the finished and live ones, as the host loop does.
 func (m *Model) beamInGraph(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
-	if err := m.checkRegions(regions); err != nil {
-		return nil, err
-	}
 	k, steps := max(1, opts.Beam), m.maxSteps(opts)
-	exec, err := m.beamLoopExec(k, steps, !opts.SkipAttention)
+	out, err := m.runLoop(regions, func() (*model.Exec, error) { return m.beamLoopExec(k, steps, !opts.SkipAttention) })
 	if err != nil {
 		return nil, err
 	}
-	out, err := exec.Call(regions)
-	if err = m.explainShapes(err); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	defer func() {
-		for _, t := range out {
-			t.MustFinalizeAll()
-		}
-	}()
+	defer finalize(out)
 	images, numRegions := regions.Shape().Dimensions[0], regions.Shape().Dimensions[1]
 	live := beamHypotheses{lp: toFloat64(out[0]), tokens: tensors.MustCopyFlatData[int32](out[1]), k: k, steps: steps, numRegions: numRegions}
 	fin := beamHypotheses{lp: toFloat64(out[3]), tokens: tensors.MustCopyFlatData[int32](out[4]), k: k, steps: steps, numRegions: numRegions}

@@ -164,23 +164,12 @@ func (r greedyRow) outputs(zero *graph.Node) []*graph.Node {
 // greedyInGraph is Greedy with the loop in one graph (greedyLoopExec): the same captions,
 // log-probabilities and attention as the host loop.
 func (m *Model) greedyInGraph(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
-	if err := m.checkRegions(regions); err != nil {
-		return nil, err
-	}
 	steps := m.maxSteps(opts)
-	exec, err := m.greedyLoopExec(steps, !opts.SkipAttention)
+	out, err := m.runLoop(regions, func() (*model.Exec, error) { return m.greedyLoopExec(steps, !opts.SkipAttention) })
 	if err != nil {
 		return nil, err
 	}
-	out, err := exec.Call(regions)
-	if err = m.explainShapes(err); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	defer func() {
-		for _, t := range out {
-			t.MustFinalizeAll()
-		}
-	}()
+	defer finalize(out)
 	rows, numRegions := regions.Shape().Dimensions[0], regions.Shape().Dimensions[1]
 	read := greedySteps{ids: tensors.MustCopyFlatData[int32](out[0]), logProbs: toFloat64(out[1]), steps: steps, numRegions: numRegions}
 	if !opts.SkipAttention {
@@ -192,6 +181,30 @@ func (m *Model) greedyInGraph(regions *tensors.Tensor, opts DecodeOptions) ([]Ca
 		caps[r] = m.toCaption(h, finished)
 	}
 	return caps, nil
+}
+
+// runLoop checks regions [B, R, C] and runs on them the whole-loop graph that exec returns
+// (built on first use); the caller finalizes the outputs.
+func (m *Model) runLoop(regions *tensors.Tensor, exec func() (*model.Exec, error)) ([]*tensors.Tensor, error) {
+	if err := m.checkRegions(regions); err != nil {
+		return nil, err
+	}
+	e, err := exec()
+	if err != nil {
+		return nil, err
+	}
+	out, err := e.Call(regions)
+	if err = m.explainShapes(err); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	return out, nil
+}
+
+// finalize frees tensors' memory.
+func finalize(ts []*tensors.Tensor) {
+	for _, t := range ts {
+		t.MustFinalizeAll()
+	}
 }
 
 // greedySteps reads greedy decoding's words, log-probabilities [N·T] and attention [N·T·R]
