@@ -21,6 +21,17 @@ const loopImages = 64
 // the last caption ends and the one graph runs every step.
 func loopRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, error) {
 	say := opts.say()
+	var trained *captioner.Model
+	var trainedRegions *tensors.Tensor
+	if opts.Checkpoint != "" { // open it first: a bad checkpoint fails before the long rows
+		var err error
+		if trained, err = captioner.OpenModel(backend, opts.Checkpoint); err != nil {
+			return nil, err
+		}
+		if trainedRegions, err = testRegions(trained, opts.Data); err != nil {
+			return nil, err
+		}
+	}
 	var rows []Row
 	for _, beam := range []int{1, 3} {
 		for _, decoder := range []string{captioner.DecoderLSTM, captioner.DecoderTransformer} {
@@ -40,23 +51,15 @@ func loopRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, err
 			}
 		}
 	}
-	if opts.Checkpoint == "" {
+	if trained == nil {
 		return rows, nil
 	}
-	trained, err := trainedLoopRows(backend, opts, say)
-	return append(rows, trained...), err
+	more, err := trainedLoopRows(trained, trainedRegions, opts, say)
+	return append(rows, more...), err
 }
 
-// trainedLoopRows are loopRows' rows for the model in Options.Checkpoint.
-func trainedLoopRows(backend compute.Backend, opts Options, say func(string)) ([]Row, error) {
-	m, err := captioner.OpenModel(backend, opts.Checkpoint)
-	if err != nil {
-		return nil, err
-	}
-	regions, err := testRegions(m, opts.Data)
-	if err != nil {
-		return nil, err
-	}
+// trainedLoopRows are loopRows' rows for the trained model m on regions.
+func trainedLoopRows(m *captioner.Model, regions *tensors.Tensor, opts Options, say func(string)) ([]Row, error) {
 	var rows []Row
 	for _, maxLen := range []int{m.Config.MaxLen, 51} {
 		for _, beam := range []int{1, 3} {
