@@ -283,6 +283,11 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 		return nil, err
 	}
 	rows = append(rows, transformerRows...)
+	loops, err := loopRows(backend, opts, rng)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, loops...)
 
 	say("caption one image, ResNet-50 + beam 3")
 	m, err := UntrainedCaptioner(backend, captioner.DecoderLSTM, opts.DType)

@@ -2,7 +2,9 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/attncap/attncap/captioner"
 	"github.com/attncap/attncap/datasets"
@@ -62,10 +64,16 @@ func loopRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, err
 func trainedLoopRows(m *captioner.Model, regions *tensors.Tensor, opts Options, say func(string)) ([]Row, error) {
 	var rows []Row
 	for _, maxLen := range []int{m.Config.MaxLen, 51} {
+		if maxLen > m.Config.MaxLen && m.Config.DecoderName() == captioner.DecoderTransformer {
+			continue // the Transformer decodes at most its own MaxLen (its positions)
+		}
 		for _, beam := range []int{1, 3} {
 			for _, loop := range []captioner.DecodeLoop{captioner.LoopHost, captioner.LoopGraph} {
 				say(fmt.Sprintf("trained %s, limit %d words, beam %d, loop %s", m.Config.DecoderName(), maxLen-1, beam, loop))
 				name := fmt.Sprintf("trained %s %s, %s, %d test images (limit %d words)", m.Config.DecoderName(), decodeName(beam), loopName(loop), regions.Shape().Dimensions[0], maxLen-1)
+				if m.Config.DType != "" {
+					name += ", " + m.Config.DType
+				}
 				r, err := loopRow(m, regions, captioner.DecodeOptions{Beam: beam, MaxLen: maxLen, Loop: loop}, name, opts.Reps)
 				if err != nil {
 					return nil, err
@@ -80,7 +88,7 @@ func trainedLoopRows(m *captioner.Model, regions *tensors.Tensor, opts Options, 
 // testRegions encodes the first loopImages images of data's test split with m's encoder.
 func testRegions(m *captioner.Model, data string) (*tensors.Tensor, error) {
 	if data == "" {
-		return nil, fmt.Errorf("bench: a checkpoint's loop rows need its dataset (-data)")
+		return nil, fmt.Errorf("a checkpoint's loop rows need its dataset (-data)")
 	}
 	path, err := datasets.ResolveData(data)
 	if err != nil {
@@ -97,7 +105,7 @@ func testRegions(m *captioner.Model, data string) (*tensors.Tensor, error) {
 		}
 	}
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("bench: %s has no test images", data)
+		return nil, fmt.Errorf("%s has no test images", data)
 	}
 	batch, err := datasets.LoadImageBatch(paths, m.ImageOptions(), nil)
 	if err != nil {
@@ -131,4 +139,33 @@ func loopName(loop captioner.DecodeLoop) string {
 		return "loop in one graph"
 	}
 	return "loop on the host"
+}
+
+// LoopsAgree decodes n images of random regions with an untrained decoder, with the loop over
+// the words on the host and in one graph, and returns how many captions are the same (words
+// and end) and the largest log-probability difference: a check of the one-graph loop on a
+// backend the tests do not run on (a GPU).
+func LoopsAgree(backend compute.Backend, decoder string, beam, n int, rng *rand.Rand) (same int, maxDiff float64, err error) {
+	m, err := UntrainedCaptioner(backend, decoder, "")
+	if err != nil {
+		return 0, 0, err
+	}
+	regions := randomTensor(rng, n, benchRegions, benchChannels)
+	opts := captioner.DecodeOptions{Beam: beam, MaxLen: benchSteps + 1, SkipAttention: true, Loop: captioner.LoopHost}
+	host, err := m.Decode(regions, opts)
+	if err != nil {
+		return 0, 0, err
+	}
+	opts.Loop = captioner.LoopGraph
+	graph, err := m.Decode(regions, opts)
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := range host {
+		if slices.Equal(host[i].Tokens, graph[i].Tokens) && host[i].Finished == graph[i].Finished {
+			same++
+		}
+		maxDiff = max(maxDiff, math.Abs(host[i].LogProb-graph[i].LogProb))
+	}
+	return same, maxDiff, nil
 }

@@ -48,7 +48,7 @@ func tuneGoBackend(b compute.Backend, parallelism int) bool {
 	return true
 }
 
-// xlaStarted records that this process has created an XLA backend (and so may have started
+// xlaStarted records that this process has tried to create an XLA backend (and so may have started
 // CUDA's libraries).
 var xlaStarted bool
 
@@ -62,7 +62,8 @@ var xlaStarted bool
 func xlaTF32(config string) (string, error) {
 	off := false
 	for _, opt := range strings.Split(config, ",") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(opt), "="); ok && strings.EqualFold(k, "tf32") {
+		if k, v, ok := strings.Cut(opt, "="); ok && strings.EqualFold(strings.TrimSpace(k), "tf32") {
+			v = strings.TrimSpace(v)
 			off = strings.EqualFold(v, "false") || v == "0"
 		}
 	}
@@ -130,12 +131,12 @@ func NewBackend(spec string) (compute.Backend, string, error) {
 			return nil, "", fmt.Errorf("backend %q: %w", spec, err)
 		}
 		xla.EnableAutoInstall(false)
+		xlaStarted = true // even a failed start may have started CUDA
 		b, err := xla.New(config)
 		if err != nil {
 			return nil, "", fmt.Errorf("backend %q: %w\n(point PJRT_PLUGIN_LIBRARY_PATH at the folder holding pjrt_c_api_cuda_plugin.so, "+
 				"pass its absolute path as -backend xla:/path/pjrt_c_api_cuda_plugin.so, or use -backend go)", spec, err)
 		}
-		xlaStarted = true
 		return b, "xla (" + b.Description() + ", " + tf32 + ")", nil
 	}
 	return nil, "", fmt.Errorf("backend %q: unknown; use go, xla:cuda, xla:cpu or xla:/path/to/pjrt_plugin.so", spec)

@@ -254,7 +254,7 @@ func (h *hypothesis) advanceGreedy(words rowWords, alpha []float32) (int32, bool
 // Greedy decodes each image of regions [B, R, C] by taking the most probable word at every
 // step, until <end> or the length limit.
 func (m *Model) Greedy(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
-	if inGraph, err := m.loopInGraph(opts); err != nil || inGraph {
+	if inGraph, err := m.loopInGraph(opts, false); err != nil || inGraph {
 		if err != nil {
 			return nil, err
 		}
@@ -309,14 +309,15 @@ func score(h hypothesis, finished, lengthNorm bool) float64 {
 }
 
 // BeamSearch decodes each image of regions [B, R, C] keeping the opts.Beam most probable
-// partial captions, batched over images (B·k rows per step, one compiled step graph). A
+// partial captions, batched over images (B·(k+1) rows per step, one compiled step graph; with
+// DecodeOptions.Loop = LoopGraph the whole search runs in one graph, decode_beam_loop.go). A
 // hypothesis that emits <end> is set aside and replaced by the next best candidate; an image
 // stops when k captions have finished or at the length limit. The best finished caption wins;
 // when none finished, the best unfinished one is returned (never an error). For k > 1 each
 // image gets one more row that decodes greedily in the same steps, and the greedy caption is
 // returned if it scores higher, so beam search is never worse than greedy on the same model.
 func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Caption, error) {
-	if inGraph, err := m.loopInGraph(opts); err != nil || inGraph {
+	if inGraph, err := m.loopInGraph(opts, true); err != nil || inGraph {
 		if err != nil {
 			return nil, err
 		}
@@ -375,7 +376,7 @@ func (m *Model) BeamSearch(regions *tensors.Tensor, opts DecodeOptions) ([]Capti
 					cands = append(cands, candidate{j, int(w), h.logProb + row.logProbs[i]})
 				}
 			}
-			sort.Slice(cands, func(x, y int) bool { return cands[x].score > cands[y].score })
+			sort.SliceStable(cands, func(x, y int) bool { return cands[x].score > cands[y].score }) // ties: earlier hypothesis, then better word
 			var next []hypothesis
 			var nextParents []int32 // row whose state each next hypothesis continues
 			for _, c := range cands {

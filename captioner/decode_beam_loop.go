@@ -22,8 +22,8 @@ import (
 // length limit), R regions. Scores are float64 sums of the float32 log-probabilities, as on the
 // host, so both rank hypotheses alike.
 
-// beamGraph is the loop state of beam search in the graph.
-type beamGraph struct {
+// beamState is the loop state of beam search in the graph.
+type beamState struct {
 	k, steps   int
 	liveLP     *Node // [B, k] float64: each live hypothesis's log-probability, −inf for an empty slot
 	liveTokens *Node // [B, k, T] int32: its words, <pad> after them
@@ -34,12 +34,12 @@ type beamGraph struct {
 	finCount   *Node // [B] int32: how many captions have finished
 }
 
-// newBeamGraph is the state before the first word: one live hypothesis per image (slot 0, the
+// newBeamState is the state before the first word: one live hypothesis per image (slot 0, the
 // empty caption), nothing finished.
-func newBeamGraph(g *Graph, images, k, steps, numRegions int, dtype dtypes.DType, attention bool) beamGraph {
+func newBeamState(g *Graph, images, k, steps, numRegions int, dtype dtypes.DType, attention bool) beamState {
 	slot := Iota(g, shapes.Make(dtypes.Int32, images, k), 1)
 	negInf := Infinity(g, dtypes.Float64, -1)
-	s := beamGraph{
+	s := beamState{
 		k: k, steps: steps,
 		liveLP:     Where(Equal(slot, ScalarZero(g, dtypes.Int32)), ZerosLike(BroadcastToDims(negInf, images, k)), BroadcastToDims(negInf, images, k)),
 		liveTokens: Zeros(g, shapes.Make(dtypes.Int32, images, k, steps)), // text.PadID
@@ -67,7 +67,7 @@ type beamChoice struct {
 // have finished, the image stops. values and ids [B, k, W] are each live slot's best allowed
 // words (TopAllowedWords; −inf past them), alpha [B, k, R] (nil without attention) the
 // attention that produced them.
-func (s beamGraph) advance(values, ids, alpha, t *Node) (beamGraph, beamChoice) {
+func (s beamState) advance(values, ids, alpha, t *Node) (beamState, beamChoice) {
 	g := values.Graph()
 	d := values.Shape().Dimensions
 	images, k, w := d[0], d[1], d[2]
@@ -90,12 +90,12 @@ func (s beamGraph) advance(values, ids, alpha, t *Node) (beamGraph, beamChoice) 
 	// Continuations into beam slots 0…k−1, in rank order.
 	toSlot := slotMatrix(And(taken, isWord), wordsBefore, k) // [B, n, k]
 	choice := beamChoice{
-		parent: sumOver(toSlot, parent),
-		word:   sumOver(toSlot, word),
+		parent: pickBySlot(toSlot, parent),
+		word:   pickBySlot(toSlot, word),
 		valid:  And(ReduceLogicalOr(toSlot, 1), LogicalNot(stopped)),
 	}
 	choice.word = Where(choice.valid, choice.word, i32(text.PadID))
-	next.liveLP = Where(choice.valid, sumOver(toSlot, scores), Infinity(g, dtypes.Float64, -1))
+	next.liveLP = Where(choice.valid, pickBySlot(toSlot, scores), Infinity(g, dtypes.Float64, -1))
 	column := Equal(Iota(g, shapes.Make(dtypes.Int32, 1, 1, s.steps), 2), t) // [1, 1, T]
 	next.liveTokens = Where(column, InsertAxes(choice.word, -1), batchTake(s.liveTokens, choice.parent))
 	if alpha != nil {
@@ -106,8 +106,8 @@ func (s beamGraph) advance(values, ids, alpha, t *Node) (beamGraph, beamChoice) 
 	// Endings into the finished slots after those already used.
 	toFinished := slotMatrix(And(taken, isEnd), endsBefore, k) // [B, n, k]
 	ended := ReduceLogicalOr(toFinished, 1)                    // [B, k]
-	from := sumOver(toFinished, parent)
-	next.finLP = Where(ended, sumOver(toFinished, scores), s.finLP)
+	from := pickBySlot(toFinished, parent)
+	next.finLP = Where(ended, pickBySlot(toFinished, scores), s.finLP)
 	next.finTokens = Where(InsertAxes(ended, -1), batchTake(s.liveTokens, from), s.finTokens)
 	if alpha != nil {
 		next.finAlpha = Where(InsertAxes(ended, -1, -1), batchTake(s.liveAlpha, from), s.finAlpha)
@@ -144,9 +144,9 @@ func slotMatrix(take, rank *Node, k int) *Node {
 	return And(InsertAxes(take, -1), Equal(InsertAxes(rank, -1), BroadcastToDims(slot, d[0], d[1], k)))
 }
 
-// sumOver gathers, for each slot j, the value of the candidate slotMatrix puts there: x [B, n]
+// pickBySlot gathers, for each slot j, the value of the candidate slotMatrix puts there: x [B, n]
 // (int32 or float64) → [B, k], 0 for an empty slot.
-func sumOver(slots, x *Node) *Node {
+func pickBySlot(slots, x *Node) *Node {
 	v := BroadcastToDims(InsertAxes(x, -1), slots.Shape().Dimensions...)
 	return ReduceSum(Where(slots, v, ZerosLike(v)), 1)
 }
@@ -163,12 +163,12 @@ func batchTake(x, idx *Node) *Node {
 
 // beamLoopExec returns the graph that runs a whole beam search of width k for steps steps in
 // one call (compiled on first use per k, steps and attention). Its input is regions [B, R, C];
-// its outputs are the beamGraph tensors after the last step (liveLP, liveTokens, liveAlpha,
+// its outputs are the beamState tensors after the last step (liveLP, liveTokens, liveAlpha,
 // finLP, finTokens, finAlpha, finCount; the attention ones a scalar 0 without attention), then
 // the greedy row's words, log-probabilities and attention per step as greedyLoopExec returns
 // them (scalars 0 for k = 1, which has no greedy row).
 func (m *Model) beamLoopExec(k, steps int, attention bool) (*model.Exec, error) {
-	dec, key := NewDecoder(m.Config), (k*4096+steps)*2
+	dec, key := NewDecoder(m.Config), (k<<32|steps)*2
 	if !attention {
 		dec, key = withoutAttention(dec), key+1
 	}
@@ -193,9 +193,9 @@ func beamLoopGraph(scope *model.Scope, dec Decoder, regions *Node, k, steps int,
 	l.memory, state = dec.Prepare(scope, l.regions, steps)
 	l.numState = len(state)
 	prev := BroadcastToDims(Scalar(g, dtypes.Int32, text.StartID), l.images*l.perImage)
-	start := beamLoopState{decoder: state, prev: prev, beam: newBeamGraph(g, l.images, k, steps, l.numRegions, regions.DType(), attention)}
+	start := beamLoopState{decoder: state, prev: prev, beam: newBeamState(g, l.images, k, steps, l.numRegions, regions.DType(), attention)}
 	if k > 1 {
-		start.greedy = newGreedyRow(g, l.images, steps, l.numRegions, regions.DType(), attention)
+		start.greedy = newGreedyRows(g, l.images, steps, l.numRegions, regions.DType(), attention)
 	}
 	final := l.unflat(wordLoop(g, steps, l.flat(start), func(t *Node, flat []*Node) []*Node {
 		return l.flat(l.step(t, l.unflat(flat)))
@@ -230,11 +230,11 @@ type beamLoop struct {
 type beamLoopState struct {
 	decoder []*Node
 	prev    *Node // [B·P] int32
-	beam    beamGraph
-	greedy  greedyRow
+	beam    beamState
+	greedy  greedyRows
 }
 
-// step decodes step t: one Decoder.Step over all rows, the beam's selection (beamGraph.advance),
+// step decodes step t: one Decoder.Step over all rows, the beam's selection (beamState.advance),
 // the greedy rows' word, and the decoder state of every row gathered from its parent.
 func (l beamLoop) step(t *Node, s beamLoopState) beamLoopState {
 	g := t.Graph()
@@ -282,7 +282,7 @@ func (l beamLoop) flat(s beamLoopState) []*Node {
 func (l beamLoop) unflat(flat []*Node) beamLoopState {
 	n := l.numState
 	s := beamLoopState{decoder: flat[:n], prev: flat[n]}
-	b := beamGraph{k: l.k, steps: flat[n+2].Shape().Dimensions[2]}
+	b := beamState{k: l.k, steps: flat[n+2].Shape().Dimensions[2]}
 	b.liveLP, b.liveTokens, b.finLP, b.finTokens, b.finCount = flat[n+1], flat[n+2], flat[n+3], flat[n+4], flat[n+5]
 	rest := flat[n+6:]
 	if l.attention {
@@ -290,7 +290,7 @@ func (l beamLoop) unflat(flat []*Node) beamLoopState {
 	}
 	s.beam = b
 	if l.k > 1 {
-		s.greedy = greedyRowFrom(rest, l.attention)
+		s.greedy = greedyRowsFrom(rest, l.attention)
 	}
 	return s
 }

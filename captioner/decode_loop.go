@@ -19,8 +19,9 @@ type DecodeLoop string
 const (
 	// LoopAuto picks per backend: LoopHost on the pure-Go backend, where a step's call costs no
 	// transfer and the host loop stops as soon as every caption has ended (the one graph always
-	// runs to the length limit; measured: docs/performance.md), LoopGraph elsewhere (XLA), where
-	// every step's call is a round trip between host and device.
+	// runs to the length limit; measured: docs/performance.md); elsewhere (XLA), where every
+	// step's call is a round trip between host and device, LoopGraph for greedy decoding and,
+	// until a GPU run has compared them, LoopHost for beam search.
 	LoopAuto DecodeLoop = ""
 	// LoopHost calls the compiled step graph once per word from Go (stepExec).
 	LoopHost DecodeLoop = "host"
@@ -29,18 +30,31 @@ const (
 	LoopGraph DecodeLoop = "graph"
 )
 
-// loopInGraph says whether Greedy or BeamSearch runs in one graph with these options on this
-// model's backend.
-func (m *Model) loopInGraph(opts DecodeOptions) (bool, error) {
+// loopInGraph says whether Greedy (beam false) or BeamSearch (beam true) runs in one graph
+// with these options on this model's backend. LoopAuto keeps beam search on the host on every
+// backend until a GPU run has compared the two (beam search in one graph is tested on the Go
+// backend only; docs/performance.md).
+func (m *Model) loopInGraph(opts DecodeOptions, beam bool) (bool, error) {
 	switch opts.Loop {
 	case LoopGraph:
 		return true, nil
 	case LoopHost:
 		return false, nil
 	case LoopAuto:
-		return !strings.HasPrefix(strings.ToLower(m.Backend.Name()), "go"), nil
+		return !beam && !strings.HasPrefix(strings.ToLower(m.Backend.Name()), "go"), nil
 	}
 	return false, fmt.Errorf("decode: loop %q: want %q, %q or empty (auto)", opts.Loop, LoopHost, LoopGraph)
+}
+
+// ParseDecodeLoop reads a -loop flag: "auto" (or empty), "host" or "graph".
+func ParseDecodeLoop(s string) (DecodeLoop, error) {
+	switch strings.ToLower(s) {
+	case "", "auto":
+		return LoopAuto, nil
+	case string(LoopHost), string(LoopGraph):
+		return DecodeLoop(strings.ToLower(s)), nil
+	}
+	return LoopAuto, fmt.Errorf("-loop %q: want auto, host or graph", s)
 }
 
 // greedyLoopExec returns the graph that decodes greedily for at most steps steps in one call
@@ -63,22 +77,22 @@ func (m *Model) greedyLoopExec(steps int, attention bool) (*model.Exec, error) {
 }
 
 // greedyLoopGraph builds greedyLoopExec's graph: the loop state is the decoder's state and a
-// greedyRow per row.
+// greedyRows per row.
 func greedyLoopGraph(scope *model.Scope, dec Decoder, regions *graph.Node, steps int, attention bool) []*graph.Node {
 	g := regions.Graph()
 	rows, numRegions := regions.Shape().Dimensions[0], regions.Shape().Dimensions[1]
 	memory, state := dec.Prepare(scope, regions, steps)
 	numState := len(state)
 	prev := graph.BroadcastToDims(graph.Scalar(g, dtypes.Int32, text.StartID), rows)
-	start := append(append(state, prev), newGreedyRow(g, rows, steps, numRegions, regions.DType(), attention).flat()...)
+	start := append(append(state, prev), newGreedyRows(g, rows, steps, numRegions, regions.DType(), attention).flat()...)
 	final := wordLoop(g, steps, start, func(t *graph.Node, loop []*graph.Node) []*graph.Node {
-		row := greedyRowFrom(loop[numState+1:], attention)
+		row := greedyRowsFrom(loop[numState+1:], attention)
 		logits, next, alpha := dec.Step(scope, regions, memory, loop[:numState], loop[numState], t)
 		values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), 1)
 		row, word := row.advance(t, graph.Reshape(values, rows), graph.Reshape(ids, rows), alpha)
 		return append(append(next, word), row.flat()...)
 	})
-	return greedyRowFrom(final[numState+1:], attention).outputs(graph.ScalarZero(g, regions.DType()))
+	return greedyRowsFrom(final[numState+1:], attention).outputs(graph.ScalarZero(g, regions.DType()))
 }
 
 // wordLoop runs a decoding loop in one graph, unrolled: step(t, state) for t = 0 … steps−1,
@@ -95,17 +109,17 @@ func wordLoop(g *graph.Graph, steps int, state []*graph.Node, step func(t *graph
 	return state
 }
 
-// greedyRow is the loop state of greedy decoding in a graph, for N rows and T steps: the words
+// greedyRows is the loop state of greedy decoding in a graph, for N rows and T steps: the words
 // chosen so far, their log-probabilities and attention, written at column t of step t.
-type greedyRow struct {
+type greedyRows struct {
 	done     *graph.Node // [N] bool: the row has emitted <end>
 	words    *graph.Node // [N, T] int32, <pad> where not written or after <end>
 	logProbs *graph.Node // [N, T], 0 where not written or after <end>
 	alphas   *graph.Node // [N, T, R]; nil without attention
 }
 
-func newGreedyRow(g *graph.Graph, rows, steps, numRegions int, dtype dtypes.DType, attention bool) greedyRow {
-	r := greedyRow{
+func newGreedyRows(g *graph.Graph, rows, steps, numRegions int, dtype dtypes.DType, attention bool) greedyRows {
+	r := greedyRows{
 		done:     graph.BroadcastToDims(graph.Const(g, false), rows),
 		words:    graph.Zeros(g, shapes.Make(dtypes.Int32, rows, steps)), // text.PadID
 		logProbs: graph.Zeros(g, shapes.Make(dtype, rows, steps)),
@@ -116,8 +130,8 @@ func newGreedyRow(g *graph.Graph, rows, steps, numRegions int, dtype dtypes.DTyp
 	return r
 }
 
-// flat lists the row's tensors as loop state; greedyRowFrom reads them back.
-func (r greedyRow) flat() []*graph.Node {
+// flat lists the row's tensors as loop state; greedyRowsFrom reads them back.
+func (r greedyRows) flat() []*graph.Node {
 	out := []*graph.Node{r.done, r.words, r.logProbs}
 	if r.alphas != nil {
 		out = append(out, r.alphas)
@@ -125,8 +139,8 @@ func (r greedyRow) flat() []*graph.Node {
 	return out
 }
 
-func greedyRowFrom(nodes []*graph.Node, attention bool) greedyRow {
-	r := greedyRow{done: nodes[0], words: nodes[1], logProbs: nodes[2]}
+func greedyRowsFrom(nodes []*graph.Node, attention bool) greedyRows {
+	r := greedyRows{done: nodes[0], words: nodes[1], logProbs: nodes[2]}
 	if attention {
 		r.alphas = nodes[3]
 	}
@@ -136,12 +150,12 @@ func greedyRowFrom(nodes []*graph.Node, attention bool) greedyRow {
 // advance records step t from each row's best allowed word (value, id [N]; alpha [N, R], or
 // nil): a row that has ended writes <pad> and 0. It returns the new state and the word each
 // row reads next.
-func (r greedyRow) advance(t, value, id, alpha *graph.Node) (greedyRow, *graph.Node) {
+func (r greedyRows) advance(t, value, id, alpha *graph.Node) (greedyRows, *graph.Node) {
 	g := value.Graph()
 	id = graph.Where(r.done, graph.Scalar(g, dtypes.Int32, text.PadID), id)
 	value = graph.Where(r.done, graph.ZerosLike(value), value)
 	column := graph.Equal(graph.Iota(g, shapes.Make(dtypes.Int32, 1, r.words.Shape().Dimensions[1]), 1), t) // [1, T]
-	next := greedyRow{
+	next := greedyRows{
 		done:     graph.Or(r.done, graph.Equal(id, graph.Scalar(g, dtypes.Int32, text.EndID))),
 		words:    graph.Where(column, graph.InsertAxes(id, -1), r.words),
 		logProbs: graph.Where(column, graph.InsertAxes(value, -1), r.logProbs),
@@ -154,7 +168,7 @@ func (r greedyRow) advance(t, value, id, alpha *graph.Node) (greedyRow, *graph.N
 
 // outputs are the words [N, T], log-probabilities [N, T] and attention [N, T, R] (zero
 // without attention).
-func (r greedyRow) outputs(zero *graph.Node) []*graph.Node {
+func (r greedyRows) outputs(zero *graph.Node) []*graph.Node {
 	if r.alphas == nil {
 		return []*graph.Node{r.words, r.logProbs, zero}
 	}

@@ -198,3 +198,14 @@ func sameCaption(t *testing.T, what string, a, b Caption) {
 		}
 	}
 }
+
+func TestParseDecodeLoop(t *testing.T) {
+	for in, want := range map[string]DecodeLoop{"": LoopAuto, "auto": LoopAuto, "host": LoopHost, "Graph": LoopGraph} {
+		if got, err := ParseDecodeLoop(in); err != nil || got != want {
+			t.Errorf("ParseDecodeLoop(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseDecodeLoop("gpu"); err == nil || !strings.Contains(err.Error(), "want auto, host or graph") {
+		t.Errorf(`ParseDecodeLoop("gpu"): err = %v`, err)
+	}
+}

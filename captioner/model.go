@@ -34,7 +34,7 @@ type Model struct {
 	stepExecs         map[int]*model.Exec // decoding step graphs by 2·(words kept per row) + (1 without attention)
 	prepareExecs      map[int]*model.Exec // Decoder.Prepare graphs by steps to decode
 	loopExecs         map[int]*model.Exec // whole greedy loops in one graph by 2·steps + (1 without attention) (decode_loop.go)
-	beamExecs         map[int]*model.Exec // whole beam searches in one graph by 2·(4096·k + steps) + (1 without attention) (decode_beam_loop.go)
+	beamExecs         map[int]*model.Exec // whole beam searches in one graph by 2·(k·2³² + steps) + (1 without attention) (decode_beam_loop.go)
 	// gridWarm is set once gridE has run: its variables are initialised and its main shape
 	// compiled, so it may run concurrently.
 	gridWarm atomic.Bool

@@ -1,7 +1,8 @@
 // Command bench prints attncap's speed on the current backend — and, with -compare, PyTorch's
 // on the same machine in the same run, with the attncap/PyTorch ratio per row:
 //
-//	go run ./scripts/bench [-compare] [-reps 5] [-json OUT.json] [-backend go|xla:cuda] [-device cpu|cuda] [-only decoders|pipeline]
+//	go run ./scripts/bench [-compare] [-reps 5] [-json OUT.json] [-backend go|xla:cuda] [-device cpu|cuda] [-dtype float32|bfloat16]
+//	                       [-only decoders|loops|pipeline] [-only loops -checkpoint RUN -data DATA]
 package main
 
 import (
@@ -29,6 +30,12 @@ func main() {
 	flag.Parse()
 	if *only != "" && *only != "decoders" && *only != "loops" && *only != "pipeline" {
 		check(fmt.Errorf("-only %q: the groups are decoders, loops and pipeline", *only))
+	}
+	if (*checkpoint != "" || *data != "") && (*only != "loops" || *checkpoint == "" || *data == "") {
+		check(fmt.Errorf("-checkpoint and -data go together, with -only loops (a trained model's decoding rows on the data's test images)"))
+	}
+	if err := (&captioner.Config{DType: *dtype}).ValidateDType(); err != nil {
+		check(fmt.Errorf("-dtype: %w", err))
 	}
 	backend, desc, err := captioner.NewBackend(*backendName)
 	check(err)

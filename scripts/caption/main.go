@@ -27,18 +27,21 @@ func main() {
 	attention := flag.String("attention", "", "write attention pictures (PNG) into this folder")
 	lengthNorm := flag.Bool("length-norm", false, "rank beams by log-probability per word")
 	backendName := flag.String("backend", "", "go (default), xla:cuda, … (default: $GOMLX_BACKEND or go)")
+	loopFlag := flag.String("loop", "auto", "where decoding loops over the words: host (one step graph call per word), graph (the whole loop in one graph) or auto")
 	flag.Parse()
 	if *checkpoint == "" || flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: go run ./scripts/caption -checkpoint RUN_DIR [-beam 3] [-json] [-attention OUT_DIR] IMAGE_OR_DIR...")
 		os.Exit(2)
 	}
+	loop, err := captioner.ParseDecodeLoop(*loopFlag)
+	check(err)
 	paths, err := expand(flag.Args())
 	check(err)
 	backend, _, err := captioner.NewBackend(*backendName)
 	check(err)
 	m, err := captioner.OpenModel(backend, *checkpoint)
 	check(err)
-	caps, err := m.CaptionImages(paths, captioner.DecodeOptions{Beam: *beam, LengthNorm: *lengthNorm, SkipAttention: *attention == ""}, 8, nil)
+	caps, err := m.CaptionImages(paths, captioner.DecodeOptions{Beam: *beam, LengthNorm: *lengthNorm, SkipAttention: *attention == "", Loop: loop}, 8, nil)
 	check(err)
 	gh, gw := m.Config.GridDims()
 	for i, c := range caps {

@@ -50,6 +50,7 @@ type options struct {
 	meteor                                                                          bool
 	meteorData, meteorParaphrase                                                    string
 	objects                                                                         string
+	loop                                                                            captioner.DecodeLoop
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -110,6 +111,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.images, "images", "", "image folder (default: found beside the dataset's files)")
 	fs.StringVar(&o.split, "split", "test", "with -checkpoint: split to caption")
 	fs.IntVar(&o.beam, "beam", 3, "beam width (1: greedy)")
+	fs.Func("loop", "with -checkpoint: where decoding loops over the words: host, graph (the whole loop in one graph) or auto (default)", func(v string) (err error) {
+		o.loop, err = captioner.ParseDecodeLoop(v)
+		return err
+	})
 	fs.IntVar(&o.batch, "batch", 16, "images per decoding batch")
 	fs.StringVar(&o.annOut, "annotations-out", "", "with -checkpoint: write the split's references as a COCO annotation file")
 	fs.BoolVar(&o.allowMissing, "allow-missing", false, "drop images missing on disk")
@@ -236,7 +241,7 @@ func evaluateCheckpoint(o options, stderr io.Writer) (metrics.ScoreReport, int, 
 	if err != nil {
 		return metrics.ScoreReport{}, 0, err
 	}
-	ev, err := captioner.EvaluateSplit(m, ds, s, captioner.DecodeOptions{Beam: o.beam, SkipAttention: true}, o.batch, stderr)
+	ev, err := captioner.EvaluateSplit(m, ds, s, captioner.DecodeOptions{Beam: o.beam, SkipAttention: true, Loop: o.loop}, o.batch, stderr)
 	if err != nil {
 		return metrics.ScoreReport{}, 0, err
 	}

@@ -125,6 +125,14 @@ func main() {
 				return bench.DecodeThroughput(backend, captioner.DecoderLSTM, "", c.n, c.batch, c.beam, c.skipAttention, c.loop, rand.New(rand.NewPCG(4, 4)))
 			})
 		}
+		for _, decoder := range []string{captioner.DecoderLSTM, captioner.DecoderTransformer} {
+			for _, beam := range []int{1, 3} {
+				step(fmt.Sprintf("%s beam %d: one-graph loop gives the host loop's captions (250 images)", decoder, beam), func() (any, error) {
+					same, diff, err := bench.LoopsAgree(backend, decoder, beam, 250, rand.New(rand.NewPCG(5, 5)))
+					return map[string]any{"same_captions": same, "of": 250, "max_logprob_diff": diff}, err
+				})
+			}
+		}
 	}
 	for _, dtype := range []string{"", captioner.DTypeBFloat16} {
 		if name := "train" + precisionSuffix(dtype); want[name] {
