@@ -14,7 +14,8 @@ import (
 // the fused op's own bias gradient walks dZ one column at a time, which took about a tenth of
 // a Transformer training step at batch 64 on this project's 2-core machine (gomlx/compute
 // v0.1.14; docs/performance.md). The variables are at fullPrecision of x (float32 for a
-// bfloat16 x, read as bfloat16: precision.go); the output has x's dtype.
+// bfloat16 x, read as bfloat16: precision.go); the output has x's dtype. Unlike layers.Dense it
+// applies no scope regulariser (attncap configures none).
 func dense(scope *model.Scope, x *Node, out int) *Node {
 	s := scope.In("dense")
 	w := weight(s, "weights", x, x.Shape().Dimensions[x.Rank()-1], out)
