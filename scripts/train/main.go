@@ -44,7 +44,7 @@ func main() {
 	dropout := flag.Float64("dropout", -1, "dropout (LSTM: before the output layer, default 0.5, 0.2 for tiny; Transformer: 0.1)")
 	minCount := flag.Int("min-count", 5, "words seen fewer times in train captions map to <unk>")
 	batch := flag.Int("batch", 0, "captions per training step (default 64)")
-	epochs := flag.Int("epochs", 0, "maximum epochs (default 30; 8 for tiny)")
+	epochs := flag.Int("epochs", 0, fmt.Sprintf("maximum epochs of cross-entropy training (default 30; 8 for tiny, %d for tiny with -scst)", captioner.SCSTTinyCrossEntropyEpochs))
 	lr := flag.Float64("lr", 0, "Adam learning rate (default 1e-3; 2e-3 for tiny)")
 	encoderLR := flag.Float64("encoder-lr", 0, "learning rate of fine-tuned encoder stages (default: -lr)")
 	finetune := flag.Int("finetune", 0, "first ResNet stage (1-4) to fine-tune; 0 keeps the encoder frozen")
@@ -161,6 +161,9 @@ func main() {
 	setIf(&opts.SCST.Baseline, *scstBaseline, set["scst-baseline"])
 	setIf(&opts.SCST.LR, *scstLR, set["scst-lr"])
 	setIf(&opts.SCST.Epochs, *scstEpochs, set["scst-epochs"])
+	if opts.SCST.Enabled && !fromRun && !set["epochs"] { // a longer first stage before SCST (docs/scst.md)
+		opts.Epochs = captioner.SCSTCrossEntropyEpochs(opts.Model.Encoder, opts.Epochs)
+	}
 	opts.Out, opts.Resume, opts.RebuildFeatures = runDir, *resume, *rebuild
 	if *scstFrom != "" {
 		// Check the stage's options before copying the run: a typo must not leave a copy behind.
