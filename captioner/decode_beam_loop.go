@@ -11,8 +11,8 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
-// Beam search with the whole loop in one compiled graph (DecodeOptions.Loop = LoopGraph, the
-// default off the Go backend): the same algorithm as BeamSearch's host loop (decode.go), with
+// Beam search with the whole loop in one compiled graph (DecodeOptions.Loop = LoopGraph; not the
+// default on any backend until a GPU run has compared it with the host loop): the same algorithm as BeamSearch's host loop (decode.go), with
 // the hypotheses, their scores and the finished captions as tensors, so no step returns to
 // the host. The loop over the words is wordLoop's (decode_loop.go), as greedy's: unrolled to
 // the length limit.
