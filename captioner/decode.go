@@ -192,9 +192,7 @@ func (s *decodeSession) step(parents, prev []int32) (words []rowWords, alpha []f
 		}
 	}
 	if !s.skipAttention {
-		for _, v := range toFloat64(out[2]) {
-			alpha = append(alpha, float32(v))
-		}
+		alpha = toFloat32(toFloat64(out[2]))
 	}
 	out[2].MustFinalizeAll()
 	return words, alpha, nil
@@ -206,6 +204,15 @@ func (s *decodeSession) rowAttention(alpha []float32, row int) []float32 {
 		return nil
 	}
 	return alpha[row*s.numRegions : (row+1)*s.numRegions]
+}
+
+// toFloat32 narrows host values (attention weights) to float32.
+func toFloat32(x []float64) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(v)
+	}
+	return out
 }
 
 func toFloat64(t *tensors.Tensor) []float64 {

@@ -392,11 +392,3 @@ func (h beamHypotheses) hypothesis(b, j int) hypothesis {
 	}
 	return out
 }
-
-func toFloat32(x []float64) []float32 {
-	out := make([]float32, len(x))
-	for i, v := range x {
-		out[i] = float32(v)
-	}
-	return out
-}

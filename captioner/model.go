@@ -253,27 +253,16 @@ func (m *Model) stepExec(n int, attention bool) (*model.Exec, error) {
 
 // TopAllowedWords returns, for each row of logProbs [N, V], the n highest values over the
 // words a decoder may emit (never <pad> or <start>) and their ids (int32), best first; ties go
-// to the lower id. Past the allowed words the values are -inf. It takes n rounds of ArgMax
+// to the lower id. Past the allowed words the values are -inf. It takes n rounds of ArgMax (topN)
 // rather than a full sort, which is cheap for the small n of a beam on every backend.
 func TopAllowedWords(logProbs *graph.Node, n int) (values, ids *graph.Node) {
 	g := logProbs.Graph()
 	d := logProbs.Shape().Dimensions
-	dtype := logProbs.DType()
-	n = min(n, d[1])
-	negInf := graph.Infinity(g, dtype, -1)
+	negInf := graph.Infinity(g, logProbs.DType(), -1)
 	wordIDs := graph.Iota(g, shapes.Make(dtypes.Int32, d...), 1)
 	x := graph.Where(graph.Or(graph.Equal(wordIDs, graph.Scalar(g, dtypes.Int32, text.PadID)),
 		graph.Equal(wordIDs, graph.Scalar(g, dtypes.Int32, text.StartID))), negInf, logProbs)
-	var vals, idxs []*graph.Node
-	for i := 0; i < n; i++ {
-		best := graph.ArgMax(x, -1, dtypes.Int32)
-		vals = append(vals, graph.ReduceMax(x, -1))
-		idxs = append(idxs, best)
-		if i < n-1 {
-			x = graph.Where(graph.Equal(wordIDs, graph.InsertAxes(best, -1)), negInf, x)
-		}
-	}
-	return graph.Stack(vals, 1), graph.Stack(idxs, 1)
+	return topN(x, n)
 }
 
 // EncodeImages runs the encoder on a batch of normalised images [B, S, S, 3] and returns the
