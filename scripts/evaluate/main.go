@@ -22,7 +22,8 @@
 // table is -meteor-paraphrase FILE, or paraphrase-en.gz in the data folder (pycocoevalcap ships
 // it in pycocoevalcap/meteor/data/). Without a table the score is reported as
 // METEOR_noparaphrase (exact, stem and synonym modules), never as METEOR; -meteor=false skips
-// it.
+// it. When the default data cannot be had (offline, no $ATTNCAP_METEOR_DATA) the other scores
+// are still given, with a warning; named data that cannot be read is an error.
 package main
 
 import (
@@ -165,16 +166,23 @@ const noParaphraseNote = "METEOR_noparaphrase is METEOR 1.5 without its paraphra
 	"matches only): it is lower than METEOR and not comparable with papers' METEOR. For METEOR give -meteor-paraphrase " +
 	"paraphrase-en.gz (pycocoevalcap ships it in pycocoevalcap/meteor/data/) or put it in the METEOR data folder"
 
-// loadMeteor loads METEOR's data as the flags say, or returns nil with -meteor=false.
+// loadMeteor loads METEOR's data as the flags say, or returns nil with -meteor=false. As in
+// training's final test, data that was named (-meteor-data, -meteor-paraphrase) and cannot be
+// read is an error; the default data that cannot be had (offline, no $ATTNCAP_METEOR_DATA)
+// only drops METEOR from the scores, with a warning on stderr saying how to get it.
 func loadMeteor(o options, stderr io.Writer) (*metrics.Meteor, error) {
 	if !o.meteor {
 		return nil, nil
 	}
 	m, err := metrics.LoadMeteor(metrics.MeteorOptions{DataDir: o.meteorData, Paraphrase: o.meteorParaphrase, Progress: stderr})
-	if err != nil {
+	switch {
+	case err == nil:
+		return m, nil
+	case o.meteorData != "" || o.meteorParaphrase != "":
 		return nil, fmt.Errorf("%w (-meteor=false scores without METEOR)", err)
 	}
-	return m, nil
+	fmt.Fprintf(stderr, "warning: scoring without METEOR: %v (give -meteor-data DIR, or -meteor=false)\n", err)
+	return nil, nil
 }
 
 // evaluateFiles scores a results file against an annotation file; METEOR's data is loaded

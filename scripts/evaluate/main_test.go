@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,6 +147,38 @@ func TestEvaluateNamesMissingMeteorData(t *testing.T) {
 		if code != 1 || stdout.Len() != 0 || !strings.HasPrefix(stderr.String(), c.want) || !strings.Contains(stderr.String(), "(-meteor=false scores without METEOR)") {
 			t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant %s…", code, stdout.String(), stderr.String(), c.want)
 		}
+	}
+}
+
+// TestEvaluateWithoutDefaultMeteorDataWarns: offline, with no data named, the scores come
+// without METEOR and a warning (as in training's final test), instead of no scores at all.
+func TestEvaluateWithoutDefaultMeteorDataWarns(t *testing.T) {
+	dir := t.TempDir()
+	a := writeTemp(t, dir, "captions_test.json", captions)
+	r := writeTemp(t, dir, "results.json", `[{"image_id": 1, "caption": "a dog"}, {"image_id": 2, "caption": "a cat"}]`)
+	offline := httptest.NewServer(http.NotFoundHandler())
+	defer offline.Close()
+	saved := metrics.MeteorMirrors
+	metrics.MeteorMirrors = []string{offline.URL + "/"}
+	defer func() { metrics.MeteorMirrors = saved }()
+	t.Setenv(metrics.MeteorDataEnv, "")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	out := filepath.Join(dir, "scores.json")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-annotations", a, "-results", r, "-json", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "warning: scoring without METEOR: METEOR data: english.synsets") {
+		t.Errorf("stderr lacks the warning:\n%s", stderr.String())
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scores map[string]float64
+	if err := json.Unmarshal(raw, &scores); err != nil || len(scores) != 6 || scores["CIDEr"] == 0 || strings.Contains(string(raw), "METEOR") {
+		t.Errorf("-json wrote %s (%v), want the 6 scores without METEOR", raw, err)
 	}
 }
 
