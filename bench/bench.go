@@ -39,8 +39,9 @@ type Row struct {
 	Ratio float64 `json:"ratio,omitempty"`
 	Note  string  `json:"note,omitempty"`
 
-	refArgs  []string // arguments of bench/reference/sat.py measuring the same thing
-	refCount float64  // items per reference repetition
+	refArgs  []string                  // arguments of bench/reference/sat.py measuring the same thing
+	refCount float64                   // items per repetition, on both sides
+	retime   func() ([]float64, error) // times the row's repetitions again (warm), for Options.Rounds
 }
 
 // Options choose what to run.
@@ -51,6 +52,10 @@ type Options struct {
 	Script   string // bench/reference/sat.py
 	Device   string // PyTorch device: cpu or cuda
 	Progress func(string)
+	// Rounds > 1 makes Compare time each compared row in that many alternating rounds
+	// (attncap's repetitions, then PyTorch's), so that the machine's drift from minute to minute
+	// falls on both sides; Value, Reference and Ratio are then the medians over the rounds.
+	Rounds int
 	// ResNetBatches and DecoderBatches are the batch sizes measured (default 1, 16 and 32, 64).
 	ResNetBatches, DecoderBatches []int
 	// Only runs one group of rows: "decoders" (LSTM against Transformer), "loops" (decoding's
@@ -84,7 +89,7 @@ func (o Options) precision(r Row) Row {
 		return r
 	}
 	r.Name += ", " + o.DType
-	r.refArgs, r.refCount = nil, 0
+	r.refArgs, r.refCount, r.retime = nil, 0, nil
 	return r
 }
 
@@ -251,6 +256,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 		r := stats(fmt.Sprintf("decoder train step, batch %d (49×2048, V 3000, 20 steps)", b), "steps/s", 1, secs)
 		r.Note = fmt.Sprintf("%.0f tokens/s", r.Value*float64(b*benchSteps))
 		r.refArgs, r.refCount = []string{"decoder", "--batch", strconv.Itoa(b)}, 1
+		r.retime = func() ([]float64, error) { return timeit(0, opts.Reps, step) }
 		rows = append(rows, opts.precision(r))
 	}
 
@@ -263,18 +269,20 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	for _, b := range opts.ResNetBatches {
 		say(fmt.Sprintf("ResNet-50 forward, batch %d", b))
 		images := randomTensor(rng, b, 224, 224, 3)
-		secs, err := timeit(1, opts.Reps, func() error {
+		forward := func() error {
 			out, err := enc.EncodeImages(images)
 			if err == nil {
 				out.MustFinalizeAll()
 			}
 			return err
-		})
+		}
+		secs, err := timeit(1, opts.Reps, forward)
 		if err != nil {
 			return nil, err
 		}
 		r := stats(fmt.Sprintf("ResNet-50 forward @224, batch %d", b), "img/s", float64(b), secs)
 		r.refArgs, r.refCount = []string{"resnet50", "--batch", strconv.Itoa(b)}, float64(b)
+		r.retime = func() ([]float64, error) { return timeit(0, opts.Reps, forward) }
 		rows = append(rows, opts.precision(r))
 	}
 
@@ -387,7 +395,8 @@ func reference(opts Options, args ...string) (float64, error) {
 	return res.Times[len(res.Times)/2], nil
 }
 
-// Compare fills Reference and Ratio for the rows the PyTorch reference implements.
+// Compare fills Reference and Ratio for the rows the PyTorch reference implements. With
+// opts.Rounds > 1 it times each such row in alternating rounds (compareRow).
 func Compare(rows []Row, opts Options) error {
 	if opts.Script == "" {
 		opts.Script = filepath.Join("bench", "reference", "sat.py")
@@ -402,15 +411,62 @@ func Compare(rows []Row, opts Options) error {
 		if rows[i].refArgs == nil {
 			continue
 		}
-		if opts.Progress != nil {
-			opts.Progress("PyTorch: " + rows[i].Name)
+		if err := compareRow(&rows[i], opts); err != nil {
+			return err
 		}
-		secs, err := reference(opts, rows[i].refArgs...)
+	}
+	return nil
+}
+
+// compareRow runs the PyTorch reference of r once, or in opts.Rounds rounds: round k > 0
+// first times attncap again (r.retime), then PyTorch, and each round gives a ratio. r's Value,
+// Reference and Ratio become the medians over the rounds, Min and Max the spread of all of
+// attncap's repetitions.
+func compareRow(r *Row, opts Options) error {
+	rounds := max(1, opts.Rounds)
+	if r.retime == nil {
+		rounds = 1
+	}
+	ours, refs, ratios := []float64{r.Value}, []float64{}, []float64{}
+	for k := 0; k < rounds; k++ {
+		if k > 0 {
+			secs, err := r.retime()
+			if err != nil {
+				return err
+			}
+			again := stats(r.Name, r.Unit, r.refCount, secs)
+			ours = append(ours, again.Value)
+			r.Min, r.Max = min(r.Min, again.Min), max(r.Max, again.Max)
+		}
+		if opts.Progress != nil {
+			opts.Progress(fmt.Sprintf("PyTorch: %s (round %d of %d)", r.Name, k+1, rounds))
+		}
+		secs, err := reference(opts, r.refArgs...)
 		if err != nil {
 			return err
 		}
-		rows[i].Reference = rows[i].refCount / secs
-		rows[i].Ratio = rows[i].Value / rows[i].Reference
+		refs = append(refs, r.refCount/secs)
+		ratios = append(ratios, ours[k]/refs[k])
+	}
+	r.Value, r.Reference, r.Ratio = median(ours), median(refs), median(ratios)
+	if rounds > 1 {
+		note := fmt.Sprintf("ratio per round: %s", joinRatios(ratios))
+		if r.Note != "" {
+			note = r.Note + "; " + note
+		}
+		r.Note = note
 	}
 	return nil
+}
+
+// joinRatios writes ratios as "1.61×, 1.55×, …".
+func joinRatios(ratios []float64) string {
+	s := ""
+	for i, v := range ratios {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%.2f×", v)
+	}
+	return s
 }

@@ -1,7 +1,7 @@
 // Command bench prints attncap's speed on the current backend — and, with -compare, PyTorch's
 // on the same machine in the same run, with the attncap/PyTorch ratio per row:
 //
-//	go run ./scripts/bench [-compare] [-reps 5] [-json OUT.json] [-backend go|xla:cuda] [-device cpu|cuda] [-dtype float32|bfloat16]
+//	go run ./scripts/bench [-compare [-rounds 5]] [-reps 5] [-json OUT.json] [-backend go|xla:cuda] [-device cpu|cuda] [-dtype float32|bfloat16]
 //	                       [-only decoders|loops|pipeline] [-only loops -checkpoint RUN -data DATA]
 package main
 
@@ -19,6 +19,7 @@ import (
 func main() {
 	compare := flag.Bool("compare", false, "also run the PyTorch reference (bench/reference/sat.py) and print ratios")
 	reps := flag.Int("reps", 5, "timed repetitions per row, after warm-up")
+	rounds := flag.Int("rounds", 1, "with -compare: time each compared row in this many alternating rounds (attncap, then PyTorch) and give the medians over the rounds")
 	jsonOut := flag.String("json", "", "also write the rows as JSON to this file")
 	python := flag.String("python", "/usr/bin/python3", "Python with torch and torchvision, for -compare")
 	device := flag.String("device", "cpu", "PyTorch device for -compare: cpu or cuda")
@@ -39,13 +40,17 @@ func main() {
 	}
 	backend, desc, err := captioner.NewBackend(*backendName)
 	check(err)
-	opts := bench.Options{Reps: *reps, Python: *python, Device: *device, Only: *only, DType: *dtype, Checkpoint: *checkpoint, Data: *data, Progress: func(s string) { fmt.Fprintln(os.Stderr, "…", s) }}
+	opts := bench.Options{Reps: *reps, Rounds: *rounds, Python: *python, Device: *device, Only: *only, DType: *dtype, Checkpoint: *checkpoint, Data: *data, Progress: func(s string) { fmt.Fprintln(os.Stderr, "…", s) }}
 	rows, err := bench.Run(backend, opts)
 	check(err)
 	if *compare {
 		check(bench.Compare(rows, opts))
 	}
-	fmt.Printf("backend: %s; %d CPUs (%s/%s); median of %d runs after warm-up [min–max]\n\n", desc, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, *reps)
+	how := fmt.Sprintf("median of %d runs after warm-up [min–max]", *reps)
+	if *compare && *rounds > 1 {
+		how += fmt.Sprintf("; rows with a PyTorch figure: medians over %d alternating rounds of %d runs each", *rounds, *reps)
+	}
+	fmt.Printf("backend: %s; %d CPUs (%s/%s); %s\n\n", desc, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, how)
 	fmt.Printf("| %-70s | %-22s | %-10s | %-9s | %s\n", "row", "attncap", "PyTorch", "ratio", "note")
 	fmt.Printf("|%s|%s|%s|%s|%s\n", dashes(72), dashes(24), dashes(12), dashes(11), dashes(6))
 	for _, r := range rows {
