@@ -33,7 +33,8 @@ type TrainOptions struct {
 	Epochs           int                           `json:"epochs" flag:"epochs" resume:"safe"`       // at most this many epochs
 	LR               float64                       `json:"lr" flag:"lr"`                             // Adam learning rate
 	EncoderLR        float64                       `json:"encoder_lr" flag:"encoder-lr"`             // learning rate of fine-tuned encoder stages (0: LR)
-	LRDecay          float64                       `json:"lr_decay"`                                 // LR ×= LRDecay after LRPatience epochs without a better val BLEU-4
+	LRSchedule       string                        `json:"lr_schedule,omitempty" flag:"lr-schedule"` // "plateau" ("": LRDecay/LRPatience) or "cosine" (LR·½(1+cos(π·e/Epochs)) in epoch e, from 0)
+	LRDecay          float64                       `json:"lr_decay"`                                 // plateau: LR ×= LRDecay after LRPatience epochs without a better val BLEU-4
 	LRPatience       int                           `json:"lr_patience"`                              //
 	Patience         int                           `json:"patience" flag:"patience" resume:"safe"`   // stop after this many epochs without a better val BLEU-4
 	GradClip         float64                       `json:"grad_clip"`                                // clip gradients to this global norm (0: off)
@@ -239,6 +240,9 @@ func (r *trainRun) checkOptions() error {
 	o := r.opts
 	if o.Out == "" {
 		return fmt.Errorf("train: no run folder (-out)")
+	}
+	if o.LRSchedule != "" && o.LRSchedule != LRPlateau && o.LRSchedule != LRCosine {
+		return fmt.Errorf("train: -lr-schedule %q: want plateau (the default) or cosine", o.LRSchedule)
 	}
 	if o.Batch < 1 || o.CaptionsPerImage < 1 || o.Epochs < 1 {
 		return fmt.Errorf("train: batch (%d), captions per image (%d) and epochs (%d) must be positive", o.Batch, o.CaptionsPerImage, o.Epochs)

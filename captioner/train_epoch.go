@@ -149,7 +149,30 @@ func (r *trainRun) endEpoch() error {
 	st.Batch, st.LossSum, st.EpochSeconds = 0, 0, 0
 	st.Epoch++
 	st.Finished = stop || st.Epoch >= r.opts.Epochs
+	if r.opts.LRSchedule == LRCosine && !st.Finished {
+		st.LR = CosineLR(r.opts.LR, st.Epoch, r.opts.Epochs)
+		if err := SetLearningRate(r.m.Store, st.LR); err != nil {
+			return err
+		}
+	}
 	return r.saveLast()
+}
+
+// The learning-rate schedules of the cross-entropy stage (TrainOptions.LRSchedule).
+const (
+	// LRPlateau multiplies the rate by LRDecay after LRPatience epochs without a better val
+	// BLEU-4 (the default).
+	LRPlateau = "plateau"
+	// LRCosine anneals the rate over the run's epochs (CosineLR), whatever validation says:
+	// a fixed budget ends on a small rate instead of on a noisy iterate.
+	LRCosine = "cosine"
+)
+
+// CosineLR is the cosine schedule's rate in epoch e (0-based) of n: lr·½(1 + cos(π·e/n)), set
+// once per epoch (Loshchilov & Hutter 2017, "SGDR", without restarts): lr in the first epoch,
+// lr·½(1+cos(π/14)) ≈ 0.013·lr in the last of 14.
+func CosineLR(lr float64, e, n int) float64 {
+	return lr * 0.5 * (1 + math.Cos(math.Pi*float64(e)/float64(n)))
 }
 
 func (r *trainRun) logEpoch(rec EpochRecord) {
@@ -174,7 +197,7 @@ func (r *trainRun) selectModel(rec EpochRecord) (stop bool, err error) {
 	}
 	st.BadEpochs++
 	st.LRBadEpochs++
-	if o.LRPatience > 0 && st.LRBadEpochs >= o.LRPatience && o.LRDecay > 0 && o.LRDecay < 1 {
+	if o.LRSchedule != LRCosine && o.LRPatience > 0 && st.LRBadEpochs >= o.LRPatience && o.LRDecay > 0 && o.LRDecay < 1 {
 		st.LR *= o.LRDecay
 		st.LRBadEpochs = 0
 		if err := SetLearningRate(r.m.Store, st.LR); err != nil {
