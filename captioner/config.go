@@ -47,6 +47,10 @@ type Config struct {
 	Dropout      float64 `json:"dropout" flag:"dropout"`
 	// AttentionReg is λ of the doubly-stochastic attention regulariser (LSTM only).
 	AttentionReg float64 `json:"attention_reg"`
+	// RegionCoords appends each region's grid position (x, y in [−1, 1], its cell's centre)
+	// to its features before the LSTM decoder sees them (LSTM only; decoder_lstm.go), so that
+	// attention and the context vector say where an object is, not only what it looks like.
+	RegionCoords bool `json:"region_coords,omitempty" flag:"region-coords"`
 
 	// Transformer decoder: Layers pre-norm blocks of Heads heads (d/Heads wide each) and a
 	// feed-forward block FFDim wide; Positions "learned" or "sinusoidal"; TieEmbeddings shares
@@ -232,6 +236,8 @@ func (c *Config) validateTransformer() error {
 		return fmt.Errorf("transformer positions %q: want learned or sinusoidal", c.Positions)
 	case c.AttentionReg != 0:
 		return fmt.Errorf("the attention regulariser (λ = %v) is defined for the LSTM's attention only; the transformer needs 0", c.AttentionReg)
+	case c.RegionCoords:
+		return fmt.Errorf("region coordinates (-region-coords) are for the LSTM decoder only")
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package captioner
 
 import (
+	"fmt"
+	"math"
+
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/model"
@@ -19,7 +22,7 @@ import (
 type lstmDecoder struct{ cfg *Config }
 
 func (d lstmDecoder) Prepare(scope *model.Scope, regions *Node, _ int) (memory, state []*Node) {
-	x := toCompute(d.cfg, regions)
+	x := d.regions(regions)
 	h, c := InitState(scope, d.cfg, x)
 	return []*Node{ProjectRegions(scope, d.cfg, x)}, []*Node{h, c}
 }
@@ -27,13 +30,46 @@ func (d lstmDecoder) Prepare(scope *model.Scope, regions *Node, _ int) (memory, 
 func (d lstmDecoder) Slots() (memory, state int) { return 1, 2 }
 
 func (d lstmDecoder) Step(scope *model.Scope, regions *Node, memory, state []*Node, prev, _ *Node) (logits *Node, next []*Node, alpha *Node) {
-	logits, h, c, alpha := Step(scope, d.cfg, toCompute(d.cfg, regions), memory[0], state[0], state[1], prev)
+	logits, h, c, alpha := Step(scope, d.cfg, d.regions(regions), memory[0], state[0], state[1], prev)
 	return ConvertDType(logits, regions.DType()), []*Node{h, c}, ConvertDType(alpha, regions.DType())
 }
 
 func (d lstmDecoder) TeacherForced(scope *model.Scope, regions, captions *Node) (logits, alphas *Node) {
-	logits, alphas = TeacherForced(scope, d.cfg, toCompute(d.cfg, regions), captions)
+	logits, alphas = TeacherForced(scope, d.cfg, d.regions(regions), captions)
 	return ConvertDType(logits, regions.DType()), ConvertDType(alphas, regions.DType())
+}
+
+// regions is what the decoder attends over: the encoder's regions [B, R, C] in the compute
+// dtype, with their grid coordinates appended when Config.RegionCoords ([B, R, C+2]).
+func (d lstmDecoder) regions(regions *Node) *Node {
+	x := toCompute(d.cfg, regions)
+	if d.cfg.RegionCoords {
+		x = WithRegionCoords(x)
+	}
+	return x
+}
+
+// WithRegionCoords appends to regions [B, R, C] (R = G·G cells of a square grid, row-major as
+// the encoder flattens them) each cell's centre, x = (2j+1)/G − 1 for column j and y likewise
+// for row i, both in (−1, 1): [B, R, C+2] (the CoordConv idea of Liu et al. 2018, "An
+// Intriguing Failing of Convolutional Neural Networks and the CoordConv Solution", applied to
+// the attention's inputs). It panics when R is not a square, which no encoder produces.
+func WithRegionCoords(regions *Node) *Node {
+	d := regions.Shape().Dimensions
+	b, r := d[0], d[1]
+	g := int(math.Round(math.Sqrt(float64(r))))
+	if g*g != r {
+		panic(fmt.Sprintf("WithRegionCoords: %d regions are not a square grid", r))
+	}
+	coords := make([]float32, 2*r)
+	for i := 0; i < g; i++ {
+		for j := 0; j < g; j++ {
+			coords[2*(i*g+j)] = float32(2*j+1)/float32(g) - 1
+			coords[2*(i*g+j)+1] = float32(2*i+1)/float32(g) - 1
+		}
+	}
+	c := ConvertDType(Reshape(Const(regions.Graph(), coords), 1, r, 2), regions.DType())
+	return Concatenate([]*Node{regions, BroadcastToDims(c, b, r, 2)}, -1)
 }
 
 // InitState computes the LSTM's initial state from the mean region feature:

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -21,11 +22,12 @@ import (
 // position of the whole captions at once.
 func TestStepsEqualTeacherForcing(t *testing.T) {
 	backend := testBackend(t)
-	for _, decoder := range decoders {
+	for _, decoder := range append(decoders, "lstm+coords") {
 		t.Run(decoder, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(21, 22))
-			cfg := tinyDecoderConfig(decoder, 11)
-			const images, numRegions = 3, 5
+			cfg := tinyDecoderConfig(strings.TrimSuffix(decoder, "+coords"), 11)
+			cfg.RegionCoords = strings.HasSuffix(decoder, "+coords")
+			const images, numRegions = 3, 4 // a 2×2 grid
 			regions, _ := randomTensor[float64](rng, images, numRegions, 256)
 			captions := tensors.FromValue([][]int32{{1, 4, 6, 9, 2, 0, 0, 0}, {1, 5, 2, 0, 0, 0, 0, 0}, {1, 10, 10, 7, 8, 6, 5, 2}})
 			steps := cfg.MaxLen - 1
@@ -134,6 +136,23 @@ func TestCheckpointsWithoutADecoderAreLSTMs(t *testing.T) {
 	}
 }
 
+// TestRegionCoordsAreTheCellCentres: a 2×2 grid's cells, row-major, have centres
+// (−½, −½), (½, −½), (−½, ½), (½, ½); the features pass unchanged in front of them.
+func TestRegionCoordsAreTheCellCentres(t *testing.T) {
+	regions := tensors.FromValue([][][]float32{{{1}, {2}, {3}, {4}}, {{5}, {6}, {7}, {8}}})
+	out, err := graph.ExecOnce(testBackend(t), WithRegionCoords, regions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][][]float32{
+		{{1, -0.5, -0.5}, {2, 0.5, -0.5}, {3, -0.5, 0.5}, {4, 0.5, 0.5}},
+		{{5, -0.5, -0.5}, {6, 0.5, -0.5}, {7, -0.5, 0.5}, {8, 0.5, 0.5}},
+	}
+	if got := out.Value().([][][]float32); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
 func TestTransformerConfigErrorsNameTheSetting(t *testing.T) {
 	for _, c := range []struct {
 		change func(*Config)
@@ -143,6 +162,7 @@ func TestTransformerConfigErrorsNameTheSetting(t *testing.T) {
 		{func(c *Config) { c.Layers = 0 }, "layers 0"},
 		{func(c *Config) { c.Positions = "rotary" }, `positions "rotary"`},
 		{func(c *Config) { c.AttentionReg = 1 }, "attention regulariser"},
+		{func(c *Config) { c.RegionCoords = true }, "region coordinates (-region-coords) are for the LSTM decoder only"},
 		{func(c *Config) { c.Decoder = "gru" }, `unknown decoder "gru"`},
 	} {
 		cfg := tinyDecoderConfig(DecoderTransformer, 20)
