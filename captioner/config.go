@@ -203,7 +203,11 @@ func (c *Config) DecoderSizes() string {
 		}
 		return fmt.Sprintf("width %d, %d layers of %d heads, feed-forward %d, dropout %v, %s", c.EmbedDim, c.Layers, c.Heads, c.FFDim, c.Dropout, pos)
 	}
-	return fmt.Sprintf("embedding %d, hidden %d, attention %d, dropout %v", c.EmbedDim, c.HiddenDim, c.AttentionDim, c.Dropout)
+	sizes := fmt.Sprintf("embedding %d, hidden %d, attention %d, dropout %v", c.EmbedDim, c.HiddenDim, c.AttentionDim, c.Dropout)
+	if c.RegionCoords {
+		sizes += ", region coordinates"
+	}
+	return sizes
 }
 
 // ValidateDecoder reports the first decoder setting that cannot work (sizes, and for the

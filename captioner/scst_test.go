@@ -330,3 +330,30 @@ func TestTrainChecksSCSTOptionsFirst(t *testing.T) {
 		}
 	}
 }
+
+func TestWithSCSTDefaults(t *testing.T) {
+	none := func(string) bool { return false }
+	tiny := DefaultTrainOptions("tiny")
+	tiny.SCST.Enabled = true
+	if o := WithSCSTDefaults(tiny, none); o.Epochs != SCSTTinyCrossEntropyEpochs || !o.Model.RegionCoords {
+		t.Errorf("tiny LSTM with -scst: %d epochs, region coordinates %v; want %d and on", o.Epochs, o.Model.RegionCoords, SCSTTinyCrossEntropyEpochs)
+	}
+	given := func(name string) bool { return name == "epochs" || name == "region-coords" }
+	if o := WithSCSTDefaults(tiny, given); o.Epochs != tiny.Epochs || o.Model.RegionCoords {
+		t.Errorf("flags given: %d epochs, region coordinates %v; want the given %d and off", o.Epochs, o.Model.RegionCoords, tiny.Epochs)
+	}
+	tiny.SCST.Enabled = false
+	if o := WithSCSTDefaults(tiny, none); o.Epochs != 8 || o.Model.RegionCoords {
+		t.Errorf("without -scst: %d epochs, region coordinates %v; want the main command's 8 and off", o.Epochs, o.Model.RegionCoords)
+	}
+	tf := DefaultTrainOptionsFor("tiny", DecoderTransformer)
+	tf.SCST.Enabled = true
+	if o := WithSCSTDefaults(tf, none); o.Model.RegionCoords {
+		t.Error("the Transformer got region coordinates, which are for the LSTM only")
+	}
+	resnet := DefaultTrainOptions("resnet50")
+	resnet.SCST.Enabled = true
+	if o := WithSCSTDefaults(resnet, none); o.Epochs != resnet.Epochs || o.Model.RegionCoords {
+		t.Errorf("resnet50 with -scst: %d epochs, region coordinates %v; want its own %d and off", o.Epochs, o.Model.RegionCoords, resnet.Epochs)
+	}
+}

@@ -39,7 +39,7 @@ func main() {
 	ff := flag.Int("ff", 0, "Transformer feed-forward width (default 2048; 512 for tiny)")
 	positions := flag.String("positions", "", "Transformer word positions: learned (default) or sinusoidal")
 	tie := flag.Bool("tie-embeddings", false, "Transformer: share the word embedding with the output layer")
-	regionCoords := flag.Bool("region-coords", false, "LSTM: append each region's grid position (x, y) to its features, so attention and the context know where an object is")
+	regionCoords := flag.Bool("region-coords", false, "LSTM: append each region's grid position (x, y) to its features, so attention and the context know where an object is (default: on for the tiny encoder with -scst)")
 	attentionReg := flag.Float64("attention-reg", -1, "LSTM: λ of the doubly-stochastic attention regulariser, λ·mean over regions of (1 − Σ_t α)² added to the loss (default 1, as Show, Attend and Tell; 0 turns it off)")
 	dtype := flag.String("dtype", captioner.DTypeFloat32, "compute precision: float32, or bfloat16 (matrix products and activations in bfloat16 with float32 variables, Adam moments, softmaxes, layer norms and loss: for GPUs with bfloat16 tensor cores; see docs/performance.md)")
 	dropout := flag.Float64("dropout", -1, "dropout (LSTM: before the output layer, default 0.5, 0.2 for tiny; Transformer: 0.1)")
@@ -165,8 +165,8 @@ func main() {
 	setIf(&opts.SCST.Baseline, *scstBaseline, set["scst-baseline"])
 	setIf(&opts.SCST.LR, *scstLR, set["scst-lr"])
 	setIf(&opts.SCST.Epochs, *scstEpochs, set["scst-epochs"])
-	if opts.SCST.Enabled && !fromRun && !set["epochs"] { // a longer first stage before SCST (docs/scst.md)
-		opts.Epochs = captioner.SCSTCrossEntropyEpochs(opts.Model.Encoder, opts.Epochs)
+	if !fromRun { // a longer first stage before SCST, and region coordinates (docs/scst.md)
+		opts = captioner.WithSCSTDefaults(opts, func(name string) bool { return set[name] })
 	}
 	opts.Out, opts.Resume, opts.RebuildFeatures = runDir, *resume, *rebuild
 	if *scstFrom != "" {
