@@ -42,6 +42,14 @@ type Row struct {
 	refArgs  []string                  // arguments of bench/reference/sat.py measuring the same thing
 	refCount float64                   // items per repetition, on both sides
 	retime   func() ([]float64, error) // times the row's repetitions again (warm), for Options.Rounds
+	tokens   float64                   // tokens per item: Note gives Value·tokens tokens/s (0: no such note)
+}
+
+// withTokens sets r's token count per item and its Note from it.
+func (r Row) withTokens(tokens float64) Row {
+	r.tokens = tokens
+	r.Note = fmt.Sprintf("%.0f tokens/s", r.Value*tokens)
+	return r
 }
 
 // Options choose what to run.
@@ -254,7 +262,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 			return nil, err
 		}
 		r := stats(fmt.Sprintf("decoder train step, batch %d (49×2048, V 3000, 20 steps)", b), "steps/s", 1, secs)
-		r.Note = fmt.Sprintf("%.0f tokens/s", r.Value*float64(b*benchSteps))
+		r = r.withTokens(float64(b * benchSteps))
 		r.refArgs, r.refCount = []string{"decoder", "--batch", strconv.Itoa(b)}, 1
 		r.retime = func() ([]float64, error) { return timeit(0, opts.Reps, step) }
 		rows = append(rows, opts.precision(r))
@@ -449,6 +457,9 @@ func compareRow(r *Row, opts Options) error {
 		ratios = append(ratios, ours[k]/refs[k])
 	}
 	r.Value, r.Reference, r.Ratio = median(ours), median(refs), median(ratios)
+	if r.tokens > 0 {
+		*r = r.withTokens(r.tokens)
+	}
 	if rounds > 1 {
 		note := fmt.Sprintf("ratio per round: %s", joinRatios(ratios))
 		if r.Note != "" {

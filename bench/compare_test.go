@@ -20,8 +20,9 @@ echo "{\"times\": [$t, $t, $t]}"
 	if err := os.WriteFile(script, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	again := [][]float64{{0.25, 0.25, 0.25}, {1, 1, 1}} // attncap's rounds 2 and 3: 4/s, then 1/s
+	again := [][]float64{{0.25, 0.25, 0.25}, {0.125, 0.125, 0.125}} // attncap's rounds 2 and 3: 4/s, then 8/s
 	r := stats("step", "steps/s", 1, []float64{0.5, 0.5, 0.5})
+	r = r.withTokens(10)
 	r.refArgs, r.refCount = []string{"decoder"}, 1
 	r.retime = func() ([]float64, error) {
 		secs := again[0]
@@ -32,24 +33,24 @@ echo "{\"times\": [$t, $t, $t]}"
 	if err := Compare(rows, Options{Python: "/bin/sh", Script: script, Reps: 3, Rounds: 3}); err != nil {
 		t.Fatal(err)
 	}
-	// Rounds: attncap 2, 4, 1 steps/s against PyTorch 2, 1, 4 steps/s: ratios 1, 4, ¼.
+	// Rounds: attncap 2, 4, 8 steps/s against PyTorch 2, 1, 4 steps/s: ratios 1, 4, 2.
 	got := rows[0]
-	if got.Value != 2 || got.Reference != 2 || got.Ratio != 1 || got.Min != 1 || got.Max != 4 {
-		t.Errorf("row = %+v, want value 2, PyTorch 2, ratio 1, spread 1–4", got)
+	if got.Value != 4 || got.Reference != 2 || got.Ratio != 2 || got.Min != 2 || got.Max != 8 {
+		t.Errorf("row = %+v, want value 4, PyTorch 2, ratio 2, spread 2–8", got)
 	}
-	if want := "ratio per round: 1.00×, 4.00×, 0.25×"; got.Note != want {
+	if want := "40 tokens/s; ratio per round: 1.00×, 4.00×, 2.00×"; got.Note != want {
 		t.Errorf("note %q, want %q", got.Note, want)
 	}
 	if rows[1].Reference != 0 || rows[1].Ratio != 0 {
 		t.Errorf("a row without a reference got one: %+v", rows[1])
 	}
 	// One round (the default) runs the reference once and keeps the first timing.
-	r.Note, r.retime = "", nil
+	r.retime = nil
 	rows = []Row{r}
 	if err := Compare(rows, Options{Python: "/bin/sh", Script: script, Reps: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if rows[0].Value != 2 || rows[0].Reference != 4 || rows[0].Ratio != 0.5 || rows[0].Note != "" {
+	if rows[0].Value != 2 || rows[0].Reference != 4 || rows[0].Ratio != 0.5 || rows[0].Note != "20 tokens/s" {
 		t.Errorf("one round: %+v, want value 2, PyTorch 4 (the script's fourth call), ratio 0.5", rows[0])
 	}
 }

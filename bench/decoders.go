@@ -33,7 +33,7 @@ func decoderRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, 
 			return nil, err
 		}
 		r := stats(fmt.Sprintf("transformer train step, batch %d (d %d, %d layers, 49×2048, V 3000, 20 steps)", b, cfg.EmbedDim, cfg.Layers), "steps/s", 1, secs)
-		r.Note = fmt.Sprintf("%.0f tokens/s", r.Value*float64(b*benchSteps))
+		r = r.withTokens(float64(b * benchSteps))
 		r.refArgs, r.refCount = append([]string{"transformer", "--batch", strconv.Itoa(b)}, sizes...), 1
 		r.retime = func() ([]float64, error) { return timeit(0, opts.Reps, step) }
 		rows = append(rows, opts.precision(r))
