@@ -47,7 +47,7 @@ type Config struct {
 	Dropout      float64 `json:"dropout" flag:"dropout"`
 	// AttentionReg is λ of the doubly-stochastic attention regulariser (LSTM only).
 	AttentionReg float64 `json:"attention_reg"`
-	// RegionCoords appends each region's grid position (x, y in [−1, 1], its cell's centre)
+	// RegionCoords appends each region's grid position (x, y in (−1, 1), its cell's centre)
 	// to its features before the LSTM decoder sees them (LSTM only; decoder_lstm.go), so that
 	// attention and the context vector say where an object is, not only what it looks like.
 	RegionCoords bool `json:"region_coords,omitempty" flag:"region-coords"`
