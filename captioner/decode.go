@@ -192,7 +192,7 @@ func (s *decodeSession) step(parents, prev []int32) (words []rowWords, alpha []f
 		}
 	}
 	if !s.skipAttention {
-		alpha = toFloat32(toFloat64(out[2]))
+		alpha = float32s(out[2])
 	}
 	out[2].MustFinalizeAll()
 	return words, alpha, nil
@@ -213,6 +213,15 @@ func toFloat32(x []float64) []float32 {
 		out[i] = float32(v)
 	}
 	return out
+}
+
+// float32s copies a float32 or float64 tensor's values to the host as float32 (attention
+// weights), without a float64 copy when it is float32.
+func float32s(t *tensors.Tensor) []float32 {
+	if t.DType().String() == "Float64" {
+		return toFloat32(tensors.MustCopyFlatData[float64](t))
+	}
+	return tensors.MustCopyFlatData[float32](t)
 }
 
 func toFloat64(t *tensors.Tensor) []float64 {
