@@ -264,15 +264,15 @@ func (r *trainRun) loadMeteor() error {
 	if c.Off || r.opts.NoTest {
 		return nil
 	}
-	m, err := metrics.LoadMeteor(metrics.MeteorOptions{DataDir: c.Data, Paraphrase: c.Paraphrase, Progress: r.opts.Progress})
+	m, missing, err := metrics.LoadMeteorIfAvailable(metrics.MeteorOptions{DataDir: c.Data, Paraphrase: c.Paraphrase, Progress: r.opts.Progress})
 	switch {
-	case err == nil:
+	case err != nil:
+		return fmt.Errorf("train: %w", err)
+	case missing != nil:
+		r.logf("warning: the final test goes without METEOR: %v (give -meteor-data DIR, or -meteor=false)", missing)
+	default:
 		r.meteor = m
 		r.logf("final test with %s", m.Name())
-	case c.Data != "" || c.Paraphrase != "":
-		return fmt.Errorf("train: %w", err)
-	default:
-		r.logf("warning: the final test goes without METEOR: %v (give -meteor-data DIR, or -meteor=false)", err)
 	}
 	return nil
 }

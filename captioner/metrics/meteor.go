@@ -61,6 +61,19 @@ type MeteorResult struct {
 	Segments []float64 // per image: the score of its best reference
 }
 
+// LoadMeteorIfAvailable is LoadMeteor for callers that can score without METEOR (training's
+// final test, scripts/evaluate): data that was named (opts.DataDir or opts.Paraphrase) and
+// cannot be read is an error, as in LoadMeteor; when the default data cannot be had (offline,
+// no $ATTNCAP_METEOR_DATA) it returns no Meteor and, as missing, the reason, for the caller
+// to warn and go on without METEOR.
+func LoadMeteorIfAvailable(opts MeteorOptions) (m *Meteor, missing, err error) {
+	m, err = LoadMeteor(opts)
+	if err != nil && opts.DataDir == "" && opts.Paraphrase == "" {
+		return nil, err, nil
+	}
+	return m, nil, err
+}
+
 // LoadMeteor reads METEOR's data files (fetching them into the cache on first use unless
 // opts.DataDir is set) and finds the paraphrase table; see MeteorOptions.
 func LoadMeteor(opts MeteorOptions) (*Meteor, error) {

@@ -174,15 +174,14 @@ func loadMeteor(o options, stderr io.Writer) (*metrics.Meteor, error) {
 	if !o.meteor {
 		return nil, nil
 	}
-	m, err := metrics.LoadMeteor(metrics.MeteorOptions{DataDir: o.meteorData, Paraphrase: o.meteorParaphrase, Progress: stderr})
+	m, missing, err := metrics.LoadMeteorIfAvailable(metrics.MeteorOptions{DataDir: o.meteorData, Paraphrase: o.meteorParaphrase, Progress: stderr})
 	switch {
-	case err == nil:
-		return m, nil
-	case o.meteorData != "" || o.meteorParaphrase != "":
+	case err != nil:
 		return nil, fmt.Errorf("%w (-meteor=false scores without METEOR)", err)
+	case missing != nil:
+		fmt.Fprintf(stderr, "warning: scoring without METEOR: %v (give -meteor-data DIR, or -meteor=false)\n", missing)
 	}
-	fmt.Fprintf(stderr, "warning: scoring without METEOR: %v (give -meteor-data DIR, or -meteor=false)\n", err)
-	return nil, nil
+	return m, nil
 }
 
 // evaluateFiles scores a results file against an annotation file; METEOR's data is loaded
