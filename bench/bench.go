@@ -20,10 +20,12 @@ import (
 	"github.com/attncap/attncap/internal/cputime"
 
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/decode"
+	"github.com/attncap/attncap/captioner/train"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/train"
+	gomlxtrain "github.com/gomlx/gomlx/ml/train"
 )
 
 // Row is one measurement: Value is the median of the repetitions, in Unit (higher is better
@@ -178,14 +180,14 @@ func DecoderStep(backend compute.Backend, decoder, dtype string, images, k int, 
 			ids[i] = text.StartID
 		}
 	}
-	trainer := train.NewTrainer(backend, m.Store, m.ModelFn(), m.LossFn(), captioner.NewOptimizer(1e-3, 0, 5), nil, nil)
+	trainer := gomlxtrain.NewTrainer(backend, m.Store, m.ModelFn(), m.LossFn(), train.NewOptimizer(1e-3, 0, 5), nil, nil)
 	return func() error {
 		f, err := feats.LocalClone() // the trainer takes ownership of its inputs
 		if err != nil {
 			return err
 		}
 		c := tensors.FromFlatDataAndDimensions(ids, images*k, benchSteps+1)
-		_, err = trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{f, c}, Labels: []*tensors.Tensor{c}})
+		_, err = trainer.TrainStep(gomlxtrain.Batch{Inputs: []*tensors.Tensor{f, c}, Labels: []*tensors.Tensor{c}})
 		return err
 	}, nil
 }
@@ -206,19 +208,19 @@ func UntrainedCaptioner(backend compute.Backend, decoder, dtype string) (*captio
 // returns images/s (with batch 1, 1000 / images/s is one caption's latency in ms); dtype is the
 // compute precision (Config.DType). The first
 // batch, which compiles the graphs, is not timed.
-func DecodeThroughput(backend compute.Backend, decoder, dtype string, n, batch, beam int, skipAttention bool, loop captioner.DecodeLoop, rng *rand.Rand) (float64, error) {
+func DecodeThroughput(backend compute.Backend, decoder, dtype string, n, batch, beam int, skipAttention bool, loop decode.Loop, rng *rand.Rand) (float64, error) {
 	m, err := UntrainedCaptioner(backend, decoder, dtype)
 	if err != nil {
 		return 0, err
 	}
 	regions := randomTensor(rng, batch, benchRegions, benchChannels)
-	opts := captioner.DecodeOptions{Beam: beam, MaxLen: benchSteps + 1, SkipAttention: skipAttention, Loop: loop}
-	if _, err := m.BeamSearch(regions, opts); err != nil { // compile, initialise
+	opts := decode.Options{Beam: beam, MaxLen: benchSteps + 1, SkipAttention: skipAttention, Loop: loop}
+	if _, err := decode.Beam(m, regions, opts); err != nil { // compile, initialise
 		return 0, err
 	}
 	start := time.Now()
 	for done := 0; done < n; done += batch {
-		if _, err := m.BeamSearch(regions, opts); err != nil {
+		if _, err := decode.Beam(m, regions, opts); err != nil {
 			return 0, err
 		}
 	}
@@ -320,7 +322,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 		return nil, err
 	}
 	secs, err := timeit(1, opts.Reps, func() error {
-		_, err := m.CaptionImages(paths[:1], captioner.DecodeOptions{Beam: 3, MaxLen: 21}, 1, nil)
+		_, err := decode.Images(m, paths[:1], decode.Options{Beam: 3, MaxLen: 21}, 1, nil)
 		return err
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/decode"
 	"github.com/gomlx/compute"
 )
 
@@ -62,9 +63,9 @@ func decodeRow(backend compute.Backend, decoder, dtype string, beam, reps int, r
 		return Row{}, err
 	}
 	regions := randomTensor(rng, decodeBatch, benchRegions, benchChannels)
-	opts := captioner.DecodeOptions{Beam: beam, MaxLen: benchSteps + 1, SkipAttention: true}
+	opts := decode.Options{Beam: beam, MaxLen: benchSteps + 1, SkipAttention: true}
 	decode := func() error {
-		_, err := m.BeamSearch(regions, opts)
+		_, err := decode.Beam(m, regions, opts)
 		return err
 	}
 	secs, err := timeit(1, reps, decode)

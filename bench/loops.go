@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/decode"
 	"github.com/attncap/attncap/datasets"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -16,7 +17,7 @@ import (
 const loopImages = 64
 
 // loopRows compares, for both decoders, greedy decoding and beam-3 search with the loop over
-// the words on the host and in one graph (captioner.DecodeLoop): untrained decoders at Flickr8k
+// the words on the host and in one graph (decode.Loop): untrained decoders at Flickr8k
 // size (every caption runs to the 20-word limit), then, with Options.Checkpoint, a trained
 // model on the first loopImages test images of Options.Data, at its own length limit and at
 // a limit of 50 words (the ResNet configurations' MaxLen), where the host loop still stops when
@@ -42,10 +43,10 @@ func loopRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, err
 				return nil, err
 			}
 			regions := randomTensor(rng, decodeBatch, benchRegions, benchChannels)
-			for _, loop := range []captioner.DecodeLoop{captioner.LoopHost, captioner.LoopGraph} {
+			for _, loop := range []decode.Loop{decode.LoopHost, decode.LoopGraph} {
 				say(fmt.Sprintf("%s decoding, beam %d, loop %s", decoder, beam, loop))
 				name := fmt.Sprintf("%s %s, %s, %d images (20 words, 49×2048, V 3000)", decoder, decodeName(beam), loopName(loop), decodeBatch)
-				r, err := loopRow(m, regions, captioner.DecodeOptions{Beam: beam, MaxLen: benchSteps + 1, Loop: loop}, name, opts.Reps)
+				r, err := loopRow(m, regions, decode.Options{Beam: beam, MaxLen: benchSteps + 1, Loop: loop}, name, opts.Reps)
 				if err != nil {
 					return nil, err
 				}
@@ -68,13 +69,13 @@ func trainedLoopRows(m *captioner.Model, regions *tensors.Tensor, opts Options, 
 			continue // the Transformer decodes at most its own MaxLen (its positions)
 		}
 		for _, beam := range []int{1, 3} {
-			for _, loop := range []captioner.DecodeLoop{captioner.LoopHost, captioner.LoopGraph} {
+			for _, loop := range []decode.Loop{decode.LoopHost, decode.LoopGraph} {
 				say(fmt.Sprintf("trained %s, limit %d words, beam %d, loop %s", m.Config.DecoderName(), maxLen-1, beam, loop))
 				name := fmt.Sprintf("trained %s %s, %s, %d test images (limit %d words)", m.Config.DecoderName(), decodeName(beam), loopName(loop), regions.Shape().Dimensions[0], maxLen-1)
 				if m.Config.DType != "" {
 					name += ", " + m.Config.DType
 				}
-				r, err := loopRow(m, regions, captioner.DecodeOptions{Beam: beam, MaxLen: maxLen, Loop: loop}, name, opts.Reps)
+				r, err := loopRow(m, regions, decode.Options{Beam: beam, MaxLen: maxLen, Loop: loop}, name, opts.Reps)
 				if err != nil {
 					return nil, err
 				}
@@ -115,10 +116,10 @@ func testRegions(m *captioner.Model, data string) (*tensors.Tensor, error) {
 }
 
 // loopRow times m.Decode of regions with opts (attention skipped, as in evaluation).
-func loopRow(m *captioner.Model, regions *tensors.Tensor, opts captioner.DecodeOptions, name string, reps int) (Row, error) {
+func loopRow(m *captioner.Model, regions *tensors.Tensor, opts decode.Options, name string, reps int) (Row, error) {
 	opts.SkipAttention = true
 	secs, err := timeit(1, reps, func() error {
-		_, err := m.Decode(regions, opts)
+		_, err := decode.Regions(m, regions, opts)
 		return err
 	})
 	if err != nil {
@@ -134,8 +135,8 @@ func decodeName(beam int) string {
 	return fmt.Sprintf("beam %d", beam)
 }
 
-func loopName(loop captioner.DecodeLoop) string {
-	if loop == captioner.LoopGraph {
+func loopName(loop decode.Loop) string {
+	if loop == decode.LoopGraph {
 		return "loop in one graph"
 	}
 	return "loop on the host"
@@ -151,13 +152,13 @@ func LoopsAgree(backend compute.Backend, decoder string, beam, n int, rng *rand.
 		return 0, 0, err
 	}
 	regions := randomTensor(rng, n, benchRegions, benchChannels)
-	opts := captioner.DecodeOptions{Beam: beam, MaxLen: benchSteps + 1, SkipAttention: true, Loop: captioner.LoopHost}
-	host, err := m.Decode(regions, opts)
+	opts := decode.Options{Beam: beam, MaxLen: benchSteps + 1, SkipAttention: true, Loop: decode.LoopHost}
+	host, err := decode.Regions(m, regions, opts)
 	if err != nil {
 		return 0, 0, err
 	}
-	opts.Loop = captioner.LoopGraph
-	graph, err := m.Decode(regions, opts)
+	opts.Loop = decode.LoopGraph
+	graph, err := decode.Regions(m, regions, opts)
 	if err != nil {
 		return 0, 0, err
 	}

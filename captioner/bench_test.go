@@ -1,34 +1,33 @@
-package captioner
+package captioner_test
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/decode"
+	"github.com/attncap/attncap/captioner/internal/captest"
+	"github.com/attncap/attncap/captioner/train"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/train"
+	gomlxtrain "github.com/gomlx/gomlx/ml/train"
 )
-
-// Benchmarks of the model on the current backend (the Go backend unless GOMLX_BACKEND says
-// otherwise). Run with GOEXPERIMENT=simd:
-//
-//	GOEXPERIMENT=simd go test ./captioner -run XXX -bench . -benchtime 5x
 
 // BenchmarkResNet50Forward measures the encoder alone (random weights: speed does not depend
 // on their values), reporting images/s.
 func BenchmarkResNet50Forward(b *testing.B) {
-	backend := testBackend(b)
+	backend := captest.Backend(b)
 	rng := rand.New(rand.NewPCG(1, 1))
-	cfg := DefaultConfig("resnet50")
+	cfg := captioner.DefaultConfig("resnet50")
 	cfg.Weights = ""
-	m, err := NewEncoderModel(backend, cfg)
+	m, err := captioner.NewEncoderModel(backend, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, batch := range []int{1, 8} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			images, _ := randomTensor[float32](rng, batch, 224, 224, 3)
+			images, _ := captest.RandomTensor[float32](rng, batch, 224, 224, 3)
 			if _, err := m.EncodeImages(images); err != nil { // compile, initialise
 				b.Fatal(err)
 			}
@@ -49,7 +48,7 @@ func BenchmarkResNet50Forward(b *testing.B) {
 // at Flickr8k size: B=32 images, 49 regions × 2048 channels, vocabulary 3000, 20 decoding
 // steps, embedding/hidden/attention 512, Adam.
 func BenchmarkDecoderTrainStep(b *testing.B) {
-	backend := testBackend(b)
+	backend := captest.Backend(b)
 	rng := rand.New(rand.NewPCG(2, 2))
 	const batch, regions, channels, vocabSize, steps = 32, 49, 2048, 3000, 20
 	words := make([]string, vocabSize-4)
@@ -57,9 +56,9 @@ func BenchmarkDecoderTrainStep(b *testing.B) {
 		words[i] = fmt.Sprintf("w%d", i)
 	}
 	vocab := text.BuildVocab([][]string{words}, 1)
-	cfg := DefaultConfig("resnet50")
+	cfg := captioner.DefaultConfig("resnet50")
 	cfg.MaxLen = steps + 1
-	features, _ := randomTensor[float32](rng, batch, regions, channels)
+	features, _ := captest.RandomTensor[float32](rng, batch, regions, channels)
 	ids := make([]int32, batch*(steps+1))
 	for i := range ids {
 		ids[i] = int32(4 + rng.IntN(vocabSize-4))
@@ -70,13 +69,13 @@ func BenchmarkDecoderTrainStep(b *testing.B) {
 	captions := tensors.FromFlatDataAndDimensions(ids, batch, steps+1)
 	for _, clip := range []float64{0, 5} {
 		b.Run(fmt.Sprintf("clip=%g", clip), func(b *testing.B) {
-			m, err := NewModel(backend, cfg, vocab)
+			m, err := captioner.NewModel(backend, cfg, vocab)
 			if err != nil {
 				b.Fatal(err)
 			}
-			trainer := train.NewTrainer(backend, m.Store, m.ModelFn(), m.LossFn(), NewOptimizer(1e-3, 0, clip), nil, nil)
+			trainer := gomlxtrain.NewTrainer(backend, m.Store, m.ModelFn(), m.LossFn(), train.NewOptimizer(1e-3, 0, clip), nil, nil)
 			step := func() {
-				if _, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{features, captions}, Labels: []*tensors.Tensor{captions}}); err != nil {
+				if _, err := trainer.TrainStep(gomlxtrain.Batch{Inputs: []*tensors.Tensor{features, captions}, Labels: []*tensors.Tensor{captions}}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -91,29 +90,29 @@ func BenchmarkDecoderTrainStep(b *testing.B) {
 	}
 }
 
-// BenchmarkCaptionOneImage measures the latency of captioning one image: ResNet-50 on a
+// BenchmarkCaptionOneImage measures the latency of captioning one image: encoder.ResNet-50 on a
 // 224×224 image, then beam search (k = 3) for 20 steps (an untrained decoder never emits
 // <end>, so this is the worst case).
 func BenchmarkCaptionOneImage(b *testing.B) {
-	backend := testBackend(b)
+	backend := captest.Backend(b)
 	rng := rand.New(rand.NewPCG(4, 4))
 	words := make([]string, 2996)
 	for i := range words {
 		words[i] = fmt.Sprintf("w%d", i)
 	}
-	cfg := DefaultConfig("resnet50")
+	cfg := captioner.DefaultConfig("resnet50")
 	cfg.Weights, cfg.MaxLen = "", 21
-	m, err := NewModel(backend, cfg, text.BuildVocab([][]string{words}, 1))
+	m, err := captioner.NewModel(backend, cfg, text.BuildVocab([][]string{words}, 1))
 	if err != nil {
 		b.Fatal(err)
 	}
-	image, _ := randomTensor[float32](rng, 1, 224, 224, 3)
+	image, _ := captest.RandomTensor[float32](rng, 1, 224, 224, 3)
 	run := func() {
 		regions, err := m.EncodeImages(image)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := m.BeamSearch(regions, DecodeOptions{Beam: 3}); err != nil {
+		if _, err := decode.Beam(m, regions, decode.Options{Beam: 3}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/attncap/attncap/captioner/layers"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/attncap/attncap/internal/safetensors"
 	"github.com/gomlx/compute"
@@ -89,7 +90,7 @@ func LoadVariables(store *model.Store, path string) error {
 		if err := t.MutableBytes(func(b []byte) { copy(b, raw) }); err != nil {
 			return fmt.Errorf("%s: tensor %q: %w", path, name, err)
 		}
-		if err := setVariable(store, name, t); err != nil {
+		if err := layers.SetVariable(store, name, t); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		if !strings.HasPrefix(name, "/encoder/") && !strings.HasPrefix(name, "/decoder/") {

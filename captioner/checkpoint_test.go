@@ -1,4 +1,4 @@
-package captioner
+package captioner_test
 
 import (
 	"bytes"
@@ -12,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/decode"
+	"github.com/attncap/attncap/captioner/internal/captest"
+	"github.com/attncap/attncap/captioner/internal/testmodel"
 	"github.com/attncap/attncap/internal/safetensors"
 )
 
@@ -28,7 +32,7 @@ func variableNames(t *testing.T, path string) []string {
 // The model folder that is served and shared holds the model's weights only; the checkpoint a
 // run resumes from also holds the optimizer state.
 func TestModelFolderHoldsOnlyInferenceVariables(t *testing.T) {
-	m, _, _ := trainedTinyModel(t)
+	m, _, _ := testmodel.TrainedTinyModel(t)
 	dir, ckpt := t.TempDir(), t.TempDir()
 	if err := m.Save(dir); err != nil {
 		t.Fatal(err)
@@ -36,10 +40,10 @@ func TestModelFolderHoldsOnlyInferenceVariables(t *testing.T) {
 	if err := m.SaveCheckpoint(ckpt); err != nil {
 		t.Fatal(err)
 	}
-	model, all := variableNames(t, filepath.Join(dir, VariablesFile)), variableNames(t, filepath.Join(ckpt, VariablesFile))
+	model, all := variableNames(t, filepath.Join(dir, captioner.VariablesFile)), variableNames(t, filepath.Join(ckpt, captioner.VariablesFile))
 	var optimizerState int
 	for _, n := range all {
-		if !IsModelVariable(n) {
+		if !captioner.IsModelVariable(n) {
 			optimizerState++
 		}
 	}
@@ -47,15 +51,15 @@ func TestModelFolderHoldsOnlyInferenceVariables(t *testing.T) {
 		t.Fatalf("the checkpoint has no optimizer state: %v", all)
 	}
 	for _, n := range model {
-		if !IsModelVariable(n) {
+		if !captioner.IsModelVariable(n) {
 			t.Errorf("the model folder holds %s, which inference does not need", n)
 		}
 	}
 	if len(model)+optimizerState != len(all) {
 		t.Errorf("model folder %d variables + %d optimizer = %d, checkpoint has %d", len(model), optimizerState, len(model)+optimizerState, len(all))
 	}
-	a, _ := os.Stat(filepath.Join(dir, VariablesFile))
-	b, _ := os.Stat(filepath.Join(ckpt, VariablesFile))
+	a, _ := os.Stat(filepath.Join(dir, captioner.VariablesFile))
+	b, _ := os.Stat(filepath.Join(ckpt, captioner.VariablesFile))
 	t.Logf("model folder %d bytes, checkpoint %d bytes", a.Size(), b.Size())
 	if a.Size()*2 > b.Size() {
 		t.Errorf("model folder %d bytes is not much smaller than the checkpoint's %d (Adam keeps two moments per weight)", a.Size(), b.Size())
@@ -64,24 +68,24 @@ func TestModelFolderHoldsOnlyInferenceVariables(t *testing.T) {
 
 // A config.json edited after saving (hidden_dim) is an error naming the variable and both shapes.
 func TestConfigThatDoesNotMatchTheWeightsNamesTheVariable(t *testing.T) {
-	m, regions, _ := trainedTinyModel(t)
+	m, regions, _ := testmodel.TrainedTinyModel(t)
 	dir := t.TempDir()
 	if err := m.Save(dir); err != nil {
 		t.Fatal(err)
 	}
 	cfg := *m.Config
 	cfg.HiddenDim *= 2
-	if err := SaveConfig(filepath.Join(dir, ConfigFile), &cfg); err != nil {
+	if err := captioner.SaveConfig(filepath.Join(dir, captioner.ConfigFile), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	loaded, err := LoadModel(testBackend(t), dir)
+	loaded, err := captioner.LoadModel(captest.Backend(t), dir)
 	if err == nil {
-		_, err = loaded.Greedy(regions, DecodeOptions{})
+		_, err = decode.Greedy(loaded, regions, decode.Options{})
 	}
 	if err == nil {
 		t.Fatal("a config that does not match the weights was used")
 	}
-	for _, want := range []string{"does not match the model's config", filepath.Join(dir, ConfigFile), "variable /decoder/", fmt.Sprint(m.Config.HiddenDim), fmt.Sprint(cfg.HiddenDim)} {
+	for _, want := range []string{"does not match the model's config", filepath.Join(dir, captioner.ConfigFile), "variable /decoder/", fmt.Sprint(m.Config.HiddenDim), fmt.Sprint(cfg.HiddenDim)} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
@@ -96,7 +100,7 @@ func fakeHub(t *testing.T, repo, dir string) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/models/"+repo+"/revision/", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"id": repo, "sha": sha, "siblings": []map[string]string{
-			{"rfilename": ConfigFile}, {"rfilename": VocabFile}, {"rfilename": VariablesFile}}})
+			{"rfilename": captioner.ConfigFile}, {"rfilename": captioner.VocabFile}, {"rfilename": captioner.VariablesFile}}})
 	})
 	mux.HandleFunc("/"+repo+"/resolve/"+sha+"/", func(w http.ResponseWriter, r *http.Request) {
 		name := filepath.Base(r.URL.Path)
@@ -115,7 +119,7 @@ func fakeHub(t *testing.T, repo, dir string) *httptest.Server {
 }
 
 func TestCheckpointFromAHub(t *testing.T) {
-	m, regions, _ := trainedTinyModel(t)
+	m, regions, _ := testmodel.TrainedTinyModel(t)
 	dir := t.TempDir()
 	if err := m.Save(dir); err != nil {
 		t.Fatal(err)
@@ -123,15 +127,15 @@ func TestCheckpointFromAHub(t *testing.T) {
 	hub := fakeHub(t, "attncap/tiny", dir)
 	t.Setenv("HF_ENDPOINT", hub.URL)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	loaded, err := OpenModel(testBackend(t), "hf:attncap/tiny@main")
+	loaded, err := captioner.OpenModel(captest.Backend(t), "hf:attncap/tiny@main")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := m.Greedy(regions, DecodeOptions{})
+	want, err := decode.Greedy(m, regions, decode.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := loaded.Greedy(regions, DecodeOptions{})
+	got, err := decode.Greedy(loaded, regions, decode.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,10 +144,10 @@ func TestCheckpointFromAHub(t *testing.T) {
 			t.Errorf("image %d: %q from the hub, %q from the folder", i, got[i].Words, want[i].Words)
 		}
 	}
-	if _, err := OpenModel(testBackend(t), "hf:attncap/missing"); err == nil || !strings.Contains(err.Error(), "hf:attncap/missing") {
+	if _, err := captioner.OpenModel(captest.Backend(t), "hf:attncap/missing"); err == nil || !strings.Contains(err.Error(), "hf:attncap/missing") {
 		t.Errorf("a repository the hub does not have: err = %v", err)
 	}
-	if _, err := OpenModel(testBackend(t), "hf:no-slash"); err == nil || !strings.Contains(err.Error(), "hf:OWNER/REPO") {
+	if _, err := captioner.OpenModel(captest.Backend(t), "hf:no-slash"); err == nil || !strings.Contains(err.Error(), "hf:OWNER/REPO") {
 		t.Errorf("a malformed id: err = %v", err)
 	}
 }

@@ -3,9 +3,10 @@ package captioner
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 
+	"github.com/attncap/attncap/captioner/encoder"
+	"github.com/attncap/attncap/captioner/layers"
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/internal/atomicfile"
 	"github.com/gomlx/compute/dtypes"
@@ -48,7 +49,7 @@ type Config struct {
 	// AttentionReg is λ of the doubly-stochastic attention regulariser (LSTM only).
 	AttentionReg float64 `json:"attention_reg"`
 	// RegionCoords appends each region's grid position (x, y in (−1, 1), its cell's centre)
-	// to its features before the LSTM decoder sees them (LSTM only; decoder_lstm.go), so that
+	// to its features before the LSTM decoder sees them (LSTM only; lstm.WithRegionCoords), so that
 	// attention and the context vector say where an object is, not only what it looks like.
 	RegionCoords bool `json:"region_coords,omitempty" flag:"region-coords"`
 
@@ -65,33 +66,22 @@ type Config struct {
 	// dtype of their inputs, float32), or "bfloat16": activations and matrix products of the
 	// encoder and decoder in bfloat16, with float32 variables (so Adam's moments and checkpoints
 	// are float32) and float32 softmaxes, layer-norm statistics, LSTM cell state and outputs
-	// (precision.go, docs/performance.md).
+	// (captioner/layers, docs/performance.md).
 	DType string `json:"dtype,omitempty" flag:"dtype"`
 }
 
 // Compute precisions (Config.DType).
 const (
-	DTypeFloat32  = "float32"
-	DTypeBFloat16 = "bfloat16"
+	DTypeFloat32  = layers.Float32
+	DTypeBFloat16 = layers.BFloat16
 )
 
 // ValidateDType reports a Config.DType that is neither float32 (or empty) nor bfloat16.
-func (c *Config) ValidateDType() error {
-	switch c.DType {
-	case "", DTypeFloat32, DTypeBFloat16:
-		return nil
-	}
-	return fmt.Errorf("dtype %q: want %s (the default) or %s", c.DType, DTypeFloat32, DTypeBFloat16)
-}
+func (c *Config) ValidateDType() error { return layers.ValidatePrecision(c.DType) }
 
 // ComputeDType is the dtype activations flow in for graph inputs (images or regions) of dtype
 // in: bfloat16 when DType asks for it, otherwise in itself (float32; float64 in some tests).
-func (c *Config) ComputeDType(in dtypes.DType) dtypes.DType {
-	if c.DType == DTypeBFloat16 {
-		return dtypes.BFloat16
-	}
-	return in
-}
+func (c *Config) ComputeDType(in dtypes.DType) dtypes.DType { return layers.ComputeDType(c.DType, in) }
 
 // Decoder names.
 const (
@@ -146,35 +136,20 @@ func DefaultConfigFor(encoder, decoder string) Config {
 	return c
 }
 
-// EncoderChannels is the channel count C of the regions the encoder produces.
-func (c *Config) EncoderChannels() (int, error) {
-	if c.Encoder == "tiny" {
-		return 256, nil
-	}
-	spec, ok := ResNetSpecs[c.Encoder]
-	if !ok {
-		return 0, fmt.Errorf("unknown encoder %q: want tiny, resnet18, resnet34, resnet50, resnet101 or resnet152", c.Encoder)
-	}
-	return spec.Channels(), nil
+// EncoderOptions are the encoder's part of the config.
+func (c *Config) EncoderOptions() encoder.Options {
+	return encoder.Options{Name: c.Encoder, ImageSize: c.ImageSize, GridSize: c.GridSize, FineTuneFrom: c.FineTuneFrom, DType: c.DType}
 }
+
+// GridDims is the encoder's grid (h, w) for the model's image size (encoder.Options.GridDims).
+func (c *Config) GridDims() (h, w int) { return c.EncoderOptions().GridDims() }
+
+// EncoderChannels is the channel count C of the regions the encoder produces.
+func (c *Config) EncoderChannels() (int, error) { return encoder.Channels(c.Encoder) }
 
 // ValidateEncoder reports the first encoder setting that cannot work (the compute dtype
 // included, which the encoder uses too).
-func (c *Config) ValidateEncoder() error {
-	if _, err := c.EncoderChannels(); err != nil {
-		return err
-	}
-	if err := c.ValidateDType(); err != nil {
-		return err
-	}
-	switch {
-	case c.ImageSize < 32:
-		return fmt.Errorf("image size %d is too small (at least 32)", c.ImageSize)
-	case c.FineTuneFrom < 0 || c.FineTuneFrom > 4:
-		return fmt.Errorf("fine-tune stage %d must be 0 (frozen) or 1..4", c.FineTuneFrom)
-	}
-	return nil
-}
+func (c *Config) ValidateEncoder() error { return c.EncoderOptions().Validate() }
 
 // Validate reports the first setting that cannot work.
 func (c *Config) Validate() error {
@@ -190,60 +165,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("dropout %v must be in [0, 1)", c.Dropout)
 	}
 	return c.ValidateDecoder()
-}
-
-// DecoderSizes describes the decoder's sizes in words, for logs.
-func (c *Config) DecoderSizes() string {
-	if c.DecoderName() == DecoderTransformer {
-		pos := c.Positions
-		if c.TieEmbeddings {
-			pos += " positions, tied embeddings"
-		} else {
-			pos += " positions"
-		}
-		return fmt.Sprintf("width %d, %d layers of %d heads, feed-forward %d, dropout %v, %s", c.EmbedDim, c.Layers, c.Heads, c.FFDim, c.Dropout, pos)
-	}
-	sizes := fmt.Sprintf("embedding %d, hidden %d, attention %d, dropout %v", c.EmbedDim, c.HiddenDim, c.AttentionDim, c.Dropout)
-	if c.RegionCoords {
-		sizes += ", region coordinates"
-	}
-	return sizes
-}
-
-// ValidateDecoder reports the first decoder setting that cannot work (sizes, and for the
-// Transformer heads that divide the width, positions, no attention regulariser).
-func (c *Config) ValidateDecoder() error {
-	switch c.DecoderName() {
-	case DecoderLSTM:
-		if c.EmbedDim < 1 || c.HiddenDim < 1 || c.AttentionDim < 1 {
-			return fmt.Errorf("model sizes must be positive: embed %d, hidden %d, attention %d", c.EmbedDim, c.HiddenDim, c.AttentionDim)
-		}
-		if c.AttentionReg < 0 || math.IsNaN(c.AttentionReg) {
-			return fmt.Errorf("attention regulariser λ = %v: want 0 (off) or more", c.AttentionReg)
-		}
-	case DecoderTransformer:
-		return c.validateTransformer()
-	default:
-		return fmt.Errorf("unknown decoder %q: want lstm or transformer", c.Decoder)
-	}
-	return nil
-}
-
-// validateTransformer reports the first Transformer setting that cannot work.
-func (c *Config) validateTransformer() error {
-	switch {
-	case c.EmbedDim < 1 || c.Layers < 1 || c.Heads < 1 || c.FFDim < 1:
-		return fmt.Errorf("transformer sizes must be positive: embed %d, layers %d, heads %d, ff %d", c.EmbedDim, c.Layers, c.Heads, c.FFDim)
-	case c.EmbedDim%c.Heads != 0:
-		return fmt.Errorf("transformer width (-embed %d) must be a multiple of -heads %d", c.EmbedDim, c.Heads)
-	case c.Positions != "learned" && c.Positions != "sinusoidal":
-		return fmt.Errorf("transformer positions %q: want learned or sinusoidal", c.Positions)
-	case c.AttentionReg != 0:
-		return fmt.Errorf("the attention regulariser (λ = %v) is defined for the LSTM's attention only; the transformer needs 0", c.AttentionReg)
-	case c.RegionCoords:
-		return fmt.Errorf("region coordinates (-region-coords) are for the LSTM decoder only")
-	}
-	return nil
 }
 
 // SaveConfig writes c as JSON, atomically.

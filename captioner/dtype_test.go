@@ -1,7 +1,6 @@
-package captioner
+package captioner_test
 
 import (
-	"context"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -9,12 +8,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/decode"
+	"github.com/attncap/attncap/captioner/encoder"
+	"github.com/attncap/attncap/captioner/internal/captest"
+	"github.com/attncap/attncap/captioner/internal/testmodel"
+	"github.com/attncap/attncap/captioner/train"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train"
+	gomlxtrain "github.com/gomlx/gomlx/ml/train"
 )
 
 // How far bfloat16 compute may move the logits from float32's: bfloat16 keeps 8 significant
@@ -27,30 +32,30 @@ const bf16RelativeRMS, bf16MaxRelative = 2e-2, 3e-2
 // precisionVariants are the decoders (and Transformer options) the bfloat16 tests cover.
 var precisionVariants = []struct {
 	name string
-	cfg  func() *Config
+	cfg  func() *captioner.Config
 }{
-	{"lstm", func() *Config { return tinyDecoderConfig(DecoderLSTM, 12) }},
-	{"transformer", func() *Config { return tinyDecoderConfig(DecoderTransformer, 12) }},
-	{"transformer-tied-sinusoidal", func() *Config {
-		c := tinyDecoderConfig(DecoderTransformer, 12)
+	{"lstm", func() *captioner.Config { return testmodel.TinyDecoderConfig(captioner.DecoderLSTM, 12) }},
+	{"transformer", func() *captioner.Config { return testmodel.TinyDecoderConfig(captioner.DecoderTransformer, 12) }},
+	{"transformer-tied-sinusoidal", func() *captioner.Config {
+		c := testmodel.TinyDecoderConfig(captioner.DecoderTransformer, 12)
 		c.TieEmbeddings, c.Positions = true, "sinusoidal"
 		return c
 	}},
 }
 
 // bf16 returns a copy of cfg that computes in bfloat16.
-func bf16(cfg *Config) *Config {
+func bf16(cfg *captioner.Config) *captioner.Config {
 	c := *cfg
-	c.DType = DTypeBFloat16
+	c.DType = captioner.DTypeBFloat16
 	return &c
 }
 
 // teacherForced runs Decoder.TeacherForced of cfg on the store's variables (creating those
 // missing) and returns the logits [B, T−1, V] and attention [B, T−1, R] as float32.
-func teacherForced(t *testing.T, cfg *Config, store *model.Store, regions, captions *tensors.Tensor) (logits, alphas []float32) {
+func teacherForced(t *testing.T, cfg *captioner.Config, store *model.Store, regions, captions *tensors.Tensor) (logits, alphas []float32) {
 	t.Helper()
-	out, err := model.CallOnceN(testBackend(t), store, func(scope *model.Scope, regions, captions *graph.Node) []*graph.Node {
-		l, a := NewDecoder(cfg).TeacherForced(scope, regions, captions)
+	out, err := model.CallOnceN(captest.Backend(t), store, func(scope *model.Scope, regions, captions *graph.Node) []*graph.Node {
+		l, a := captioner.NewDecoder(cfg).TeacherForced(scope, regions, captions)
 		return []*graph.Node{l, a}
 	}, regions, captions)
 	if err != nil {
@@ -69,7 +74,7 @@ func copyModelVariables(t *testing.T, from *model.Store) *model.Store {
 	t.Helper()
 	to := model.NewStore()
 	for v := range from.IterVariables() {
-		if IsModelVariable(v.Path()) {
+		if captioner.IsModelVariable(v.Path()) {
 			if _, err := to.CreateVariable(v.Path(), v.MustValue()); err != nil {
 				t.Fatal(err)
 			}
@@ -111,8 +116,8 @@ func relativeRMS(a, b []float32) float64 {
 func checkAgree(t *testing.T, what string, logits16, logits32, alphas16, alphas32 []float32) {
 	t.Helper()
 	rms := relativeRMS(logits16, logits32)
-	diff, scale := maxAbsDiff(logits16, logits32)
-	alphaDiff, _ := maxAbsDiff(alphas16, alphas32)
+	diff, scale := captest.MaxAbsDiff(logits16, logits32)
+	alphaDiff, _ := captest.MaxAbsDiff(alphas16, alphas32)
 	t.Logf("%s: logits relative RMS Δ %.2g, max |Δ| %.3g of max |logit| %.3g; attention max |Δ| %.3g", what, rms, diff, scale, alphaDiff)
 	if rms > bf16RelativeRMS {
 		t.Errorf("%s: bfloat16 logits differ from float32 by %.3g (relative RMS), more than %g", what, rms, bf16RelativeRMS)
@@ -134,7 +139,7 @@ func TestBFloat16LogitsAgreeWithFloat32(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(51, 52))
 			cfg := v.cfg()
-			regions, _ := randomTensor[float32](rng, 3, 5, 256)
+			regions, _ := captest.RandomTensor[float32](rng, 3, 5, 256)
 			captions := tensors.FromValue([][]int32{{1, 4, 6, 9, 2, 0, 0, 0}, {1, 5, 2, 0, 0, 0, 0, 0}, {1, 10, 10, 7, 8, 6, 5, 2}})
 			store32 := model.NewStore()
 			store32.SetParam(model.ParamInitialSeed, int64(3))
@@ -152,12 +157,12 @@ func TestBFloat16LogitsAgreeWithFloat32(t *testing.T) {
 }
 
 // bf16TrainedModel trains a bfloat16 copy of cfg (dropout 0.1, so that it trains in bfloat16
-// too) with NewOptimizer (Adam, learning rate 0.01, clipping at 5) for steps steps on 8 captions
+// too) with train.NewOptimizer (Adam, learning rate 0.01, clipping at 5) for steps steps on 8 captions
 // of fixed random regions [8, 4, 256], and returns the model, the regions, the captions [8, T]
 // and the loss of each step.
-func bf16TrainedModel(t *testing.T, cfg *Config, steps int) (m *Model, regions, captions *tensors.Tensor, losses []float64) {
+func bf16TrainedModel(t *testing.T, cfg *captioner.Config, steps int) (m *captioner.Model, regions, captions *tensors.Tensor, losses []float64) {
 	t.Helper()
-	backend := testBackend(t)
+	backend := captest.Backend(t)
 	rng := rand.New(rand.NewPCG(53, 54))
 	words := [][]string{
 		{"a", "red", "circle"}, {"a", "blue", "square"}, {"two", "green", "triangles"},
@@ -167,21 +172,21 @@ func bf16TrainedModel(t *testing.T, cfg *Config, steps int) (m *Model, regions, 
 	vocab := text.BuildVocab(words, 1)
 	c := *bf16(cfg)
 	c.MaxLen, c.Dropout = 10, 0.1
-	m, err := NewModel(backend, c, vocab)
+	m, err := captioner.NewModel(backend, c, vocab)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.Store.SetParam(model.ParamInitialSeed, int64(7))
-	regions, _ = randomTensor[float32](rng, len(words), 4, 256)
+	regions, _ = captest.RandomTensor[float32](rng, len(words), 4, 256)
 	var ids []int32
 	for _, w := range words {
 		enc, _ := vocab.Encode(w, c.MaxLen)
 		ids = append(ids, enc...)
 	}
 	captions = tensors.FromFlatDataAndDimensions(ids, len(words), c.MaxLen)
-	trainer := train.NewTrainer(backend, m.Store, m.ModelFn(), m.LossFn(), NewOptimizer(0.01, 0, 5), nil, nil)
+	trainer := gomlxtrain.NewTrainer(backend, m.Store, m.ModelFn(), m.LossFn(), train.NewOptimizer(0.01, 0, 5), nil, nil)
 	for step := 0; step < steps; step++ {
-		out, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{regions, captions}, Labels: []*tensors.Tensor{captions}})
+		out, err := trainer.TrainStep(gomlxtrain.Batch{Inputs: []*tensors.Tensor{regions, captions}, Labels: []*tensors.Tensor{captions}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,20 +216,20 @@ func TestBFloat16TrainingKeepsFloat32Weights(t *testing.T) {
 			if err := m.Save(dir); err != nil {
 				t.Fatal(err)
 			}
-			saved, err := LoadConfig(filepath.Join(dir, ConfigFile))
+			saved, err := captioner.LoadConfig(filepath.Join(dir, captioner.ConfigFile))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if saved.DType != DTypeBFloat16 {
-				t.Errorf("config.json dtype %q, want %q", saved.DType, DTypeBFloat16)
+			if saved.DType != captioner.DTypeBFloat16 {
+				t.Errorf("config.json dtype %q, want %q", saved.DType, captioner.DTypeBFloat16)
 			}
 			cfg32 := *saved
 			cfg32.DType = ""
-			m32, err := NewModel(m.Backend, cfg32, m.Vocab)
+			m32, err := captioner.NewModel(m.Backend, cfg32, m.Vocab)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := LoadVariables(m32.Store, filepath.Join(dir, VariablesFile)); err != nil {
+			if err := captioner.LoadVariables(m32.Store, filepath.Join(dir, captioner.VariablesFile)); err != nil {
 				t.Fatal(err)
 			}
 			ce16, ce32 := crossEntropy(t, m, regions, captions), crossEntropy(t, m32, regions, captions)
@@ -237,7 +242,7 @@ func TestBFloat16TrainingKeepsFloat32Weights(t *testing.T) {
 }
 
 // crossEntropy is the model's cross-entropy (CaptionLoss's CE) on captions [B, T] of regions.
-func crossEntropy(t *testing.T, m *Model, regions, captions *tensors.Tensor) float64 {
+func crossEntropy(t *testing.T, m *captioner.Model, regions, captions *tensors.Tensor) float64 {
 	t.Helper()
 	out, err := model.CallOnce(m.Backend, m.Store, m.LossGraph, regions, captions)
 	if err != nil {
@@ -254,11 +259,11 @@ func TestBFloat16Decoding(t *testing.T) {
 	for _, v := range precisionVariants[:2] {
 		t.Run(v.name, func(t *testing.T) {
 			m, regions, _, _ := bf16TrainedModel(t, v.cfg(), 25)
-			m32 := &Model{Config: &Config{}, Vocab: m.Vocab, Store: copyModelVariables(t, m.Store), Backend: m.Backend}
+			m32 := &captioner.Model{Config: &captioner.Config{}, Vocab: m.Vocab, Store: copyModelVariables(t, m.Store), Backend: m.Backend}
 			*m32.Config = *m.Config
 			m32.Config.DType = ""
-			for _, opts := range []DecodeOptions{{Loop: LoopHost}, {Loop: LoopGraph}, {Beam: 3}} {
-				caps, err := m.BeamSearch(regions, opts)
+			for _, opts := range []decode.Options{{Loop: decode.LoopHost}, {Loop: decode.LoopGraph}, {Beam: 3}} {
+				caps, err := decode.Beam(m, regions, opts)
 				if err != nil {
 					t.Fatalf("%+v: %v", opts, err)
 				}
@@ -267,7 +272,7 @@ func TestBFloat16Decoding(t *testing.T) {
 					if !c.Finished {
 						continue
 					}
-					want := teacherForcedLogProb(t, m32, regions, i, c.Tokens)
+					want := testmodel.TeacherForcedLogProb(t, m32, regions, i, c.Tokens)
 					if math.Abs(want-c.LogProb) > bf16MaxRelative*(1+math.Abs(want)) {
 						t.Errorf("%+v image %d %q: bfloat16 log-prob %.4f, float32 teacher forcing %.4f", opts, i, c.Words, c.LogProb, want)
 					}
@@ -277,7 +282,7 @@ func TestBFloat16Decoding(t *testing.T) {
 	}
 }
 
-// TestBFloat16SamplingForSCST draws captions in one graph (SampleCaptions, as the self-critical
+// TestBFloat16SamplingForSCST draws captions in one graph (decode.SampleCaptions, as the self-critical
 // stage does) with a bfloat16 model: every word is a word of the vocabulary, each row starts
 // with <start>.
 func TestBFloat16SamplingForSCST(t *testing.T) {
@@ -286,7 +291,7 @@ func TestBFloat16SamplingForSCST(t *testing.T) {
 			m, regions, _, _ := bf16TrainedModel(t, v.cfg(), 5)
 			const k, steps = 3, 6
 			out, err := model.CallOnce(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) *graph.Node {
-				return SampleCaptions(scope, m.Config, regions, k, steps, false)
+				return decode.SampleCaptions(scope, m.Config, regions, k, steps, false)
 			}, regions)
 			if err != nil {
 				t.Fatal(err)
@@ -306,7 +311,7 @@ func TestBFloat16SamplingForSCST(t *testing.T) {
 }
 
 // checkAttentionSumsToOne fails for an attention map of c that does not sum to 1.
-func checkAttentionSumsToOne(t *testing.T, c Caption) {
+func checkAttentionSumsToOne(t *testing.T, c decode.Caption) {
 	t.Helper()
 	for w, a := range c.Attention {
 		var sum float64
@@ -320,7 +325,7 @@ func checkAttentionSumsToOne(t *testing.T, c Caption) {
 }
 
 // TestBFloat16EncoderAgreesWithFloat32 runs the tiny encoder (its grid pooled, as with -grid)
-// and ResNet-18 with random weights in float32, then in bfloat16 on the same variables: the
+// and encoder.ResNet-18 with random weights in float32, then in bfloat16 on the same variables: the
 // grid must come back as float32, within bfloat16's precision of the float32 one, with no
 // variable of the bfloat16 graph's own.
 func TestBFloat16EncoderAgreesWithFloat32(t *testing.T) {
@@ -330,9 +335,9 @@ func TestBFloat16EncoderAgreesWithFloat32(t *testing.T) {
 	}{{"tiny", 32, 2}, {"resnet18", 64, 0}} {
 		t.Run(c.encoder, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(55, 56))
-			cfg := DefaultConfig(c.encoder)
+			cfg := captioner.DefaultConfig(c.encoder)
 			cfg.Weights, cfg.ImageSize, cfg.GridSize = "", c.size, c.grid
-			images, _ := randomTensor[float32](rng, 2, c.size, c.size, 3)
+			images, _ := captest.RandomTensor[float32](rng, 2, c.size, c.size, 3)
 			store32 := model.NewStore()
 			store32.SetParam(model.ParamInitialSeed, int64(5))
 			grid32 := encodeGrid(t, &cfg, store32, images)
@@ -352,12 +357,12 @@ func TestBFloat16EncoderAgreesWithFloat32(t *testing.T) {
 	}
 }
 
-// encodeGrid runs EncodeGrid of cfg on the store's variables (creating those missing) and
+// encodeGrid runs captioner.EncodeGrid of cfg on the store's variables (creating those missing) and
 // returns the grid, which must be float32.
-func encodeGrid(t *testing.T, cfg *Config, store *model.Store, images *tensors.Tensor) []float32 {
+func encodeGrid(t *testing.T, cfg *captioner.Config, store *model.Store, images *tensors.Tensor) []float32 {
 	t.Helper()
-	out, err := model.CallOnce(testBackend(t), store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return EncodeGrid(scope, cfg, images)
+	out, err := model.CallOnce(captest.Backend(t), store, func(scope *model.Scope, images *graph.Node) *graph.Node {
+		return encoder.Grid(scope, cfg.EncoderOptions(), images)
 	}, images)
 	if err != nil {
 		t.Fatal(err)
@@ -371,17 +376,17 @@ func encodeGrid(t *testing.T, cfg *Config, store *model.Store, images *tensors.T
 // TestBFloat16TrainsTheEncoder trains the tiny encoder with the LSTM end to end from images in
 // bfloat16: the loss must fall and the encoder's variables change, staying float32.
 func TestBFloat16TrainsTheEncoder(t *testing.T) {
-	backend := testBackend(t)
+	backend := captest.Backend(t)
 	rng := rand.New(rand.NewPCG(57, 58))
 	vocab := text.BuildVocab([][]string{{"a", "b", "c"}}, 1)
-	cfg := DefaultConfig("tiny")
-	cfg.ImageSize, cfg.EmbedDim, cfg.HiddenDim, cfg.AttentionDim, cfg.MaxLen, cfg.DType = 32, 16, 32, 16, 5, DTypeBFloat16
-	m, err := NewModel(backend, cfg, vocab)
+	cfg := captioner.DefaultConfig("tiny")
+	cfg.ImageSize, cfg.EmbedDim, cfg.HiddenDim, cfg.AttentionDim, cfg.MaxLen, cfg.DType = 32, 16, 32, 16, 5, captioner.DTypeBFloat16
+	m, err := captioner.NewModel(backend, cfg, vocab)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.Store.SetParam(model.ParamInitialSeed, int64(9))
-	images, _ := randomTensor[float32](rng, 2, 32, 32, 3)
+	images, _ := captest.RandomTensor[float32](rng, 2, 32, 32, 3)
 	ids, _ := vocab.Encode([]string{"a", "b"}, 5)
 	ids2, _ := vocab.Encode([]string{"c"}, 5)
 	captions := tensors.FromFlatDataAndDimensions(append(ids, ids2...), 2, 5)
@@ -408,19 +413,19 @@ func TestBFloat16TrainsTheEncoder(t *testing.T) {
 }
 
 // TestDTypeErrorsAreClear: a compute dtype other than float32 or bfloat16 is refused with a
-// message naming it and the choices, by Validate, NewEncoderModel and LoadConfig, while
+// message naming it and the choices, by Validate, captioner.NewEncoderModel and captioner.LoadConfig, while
 // config.json files without a dtype load as float32.
 func TestDTypeErrorsAreClear(t *testing.T) {
 	want := `dtype "float16": want float32 (the default) or bfloat16`
-	cfg := tinyConfig(20)
+	cfg := testmodel.TinyConfig(20)
 	cfg.DType = "float16"
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Validate: %v, want %q", err, want)
 	}
-	if _, err := NewEncoderModel(testBackend(t), *cfg); err == nil || !strings.Contains(err.Error(), want) {
+	if _, err := captioner.NewEncoderModel(captest.Backend(t), *cfg); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("NewEncoderModel: %v, want %q", err, want)
 	}
-	for _, ok := range []string{"", DTypeFloat32, DTypeBFloat16} {
+	for _, ok := range []string{"", captioner.DTypeFloat32, captioner.DTypeBFloat16} {
 		cfg.DType = ok
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("dtype %q: %v", ok, err)
@@ -428,13 +433,13 @@ func TestDTypeErrorsAreClear(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	path := filepath.Join(dir, ConfigFile)
+	path := filepath.Join(dir, captioner.ConfigFile)
 	old := `{"encoder": "tiny", "image_size": 64, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
 	"vocab_size": 41, "max_len": 16, "embed_dim": 128, "hidden_dim": 256, "attention_dim": 128, "dropout": 0.2, "attention_reg": 1}`
 	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	loaded, err := LoadConfig(path)
+	loaded, err := captioner.LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,57 +449,7 @@ func TestDTypeErrorsAreClear(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Replace(old, "{", `{"dtype": "fp8",`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), `dtype "fp8"`) || !strings.Contains(err.Error(), path) {
+	if _, err := captioner.LoadConfig(path); err == nil || !strings.Contains(err.Error(), `dtype "fp8"`) || !strings.Contains(err.Error(), path) {
 		t.Errorf("LoadConfig with dtype fp8: %v, want an error naming the file and the dtype", err)
-	}
-}
-
-// TestTrainChecksTheDType: Train refuses an unknown dtype before anything is written, and a
-// resumed run refuses a dtype other than its own.
-func TestTrainChecksTheDType(t *testing.T) {
-	opts := smallTrainOptions(t, filepath.Join(t.TempDir(), "no-data-needed"), 1)
-	opts.Model.DType = "bf16"
-	if _, err := Train(context.Background(), testBackend(t), opts); err == nil || !strings.Contains(err.Error(), `dtype "bf16"`) {
-		t.Errorf("Train with dtype bf16: %v, want an error naming the dtype", err)
-	}
-	if _, err := os.Stat(opts.Out); err == nil {
-		t.Errorf("%s was written before the dtype was checked", opts.Out)
-	}
-
-	saved, now := opts, opts
-	saved.Model.DType, now.Model.DType = DTypeBFloat16, ""
-	refused, _ := CompareOptions(saved, now)
-	if len(refused) != 1 || refused[0] != `-dtype "" (the run: "bfloat16")` {
-		t.Errorf("resuming a bfloat16 run in float32: refused %q, want the -dtype change refused", refused)
-	}
-}
-
-// TestFeatureCacheKeyFollowsTheDType: features computed in bfloat16 are cached apart from the
-// float32 ones (and say so in their metadata); float32 features keep the key they had before
-// the dtype existed (nothing is added to it).
-func TestFeatureCacheKeyFollowsTheDType(t *testing.T) {
-	img := filepath.Join(t.TempDir(), "a.png")
-	writePNG(t, img, 1)
-	keys := map[string]string{}
-	for _, dtype := range []string{"", DTypeFloat32, DTypeBFloat16} {
-		cfg := DefaultConfig("tiny")
-		cfg.DType = dtype
-		m, err := NewEncoderModel(testBackend(t), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if keys[dtype], err = featureCacheKey(m, []string{img}); err != nil {
-			t.Fatal(err)
-		}
-		want := "" // float32 features are described as before
-		if dtype == DTypeBFloat16 {
-			want = DTypeBFloat16
-		}
-		if got := m.featureMeta()["dtype"]; got != want {
-			t.Errorf("dtype %q: features metadata dtype %q, want %q", dtype, got, want)
-		}
-	}
-	if keys[""] != keys[DTypeFloat32] || keys[""] == keys[DTypeBFloat16] {
-		t.Errorf("cache keys: default %s, float32 %s, bfloat16 %s; want float32 = default ≠ bfloat16", keys[""], keys[DTypeFloat32], keys[DTypeBFloat16])
 	}
 }

@@ -1,4 +1,4 @@
-package captioner
+package captioner_test
 
 import (
 	"fmt"
@@ -11,25 +11,27 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/internal/captest"
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/train"
+	gomlxtrain "github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 )
 
 // trainSteps trains a model end to end from images for a few steps.
-func trainSteps(t *testing.T, m *Model, images, captions *tensors.Tensor, steps int) {
+func trainSteps(t *testing.T, m *captioner.Model, images, captions *tensors.Tensor, steps int) {
 	t.Helper()
-	trainer := train.NewTrainer(m.Backend, m.Store, m.ModelFn(), m.LossFn(), optimizer.Adam().LearningRate(0.01).Done(), nil, nil)
+	trainer := gomlxtrain.NewTrainer(m.Backend, m.Store, m.ModelFn(), m.LossFn(), optimizer.Adam().LearningRate(0.01).Done(), nil, nil)
 	for i := 0; i < steps; i++ {
-		if _, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{images, captions}, Labels: []*tensors.Tensor{captions}}); err != nil {
+		if _, err := trainer.TrainStep(gomlxtrain.Batch{Inputs: []*tensors.Tensor{images, captions}, Labels: []*tensors.Tensor{captions}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-func snapshot(t *testing.T, m *Model, paths ...string) map[string][]float32 {
+func snapshot(t *testing.T, m *captioner.Model, paths ...string) map[string][]float32 {
 	t.Helper()
 	out := map[string][]float32{}
 	for _, p := range paths {
@@ -52,20 +54,20 @@ func changed(a, b []float32) bool {
 }
 
 func TestFineTuningTrainsOnlyTheRequestedStages(t *testing.T) {
-	backend := testBackend(t)
+	backend := captest.Backend(t)
 	rng := rand.New(rand.NewPCG(21, 22))
 	vocab := text.BuildVocab([][]string{{"a", "b", "c"}}, 1)
-	images, _ := randomTensor[float32](rng, 2, 64, 64, 3)
+	images, _ := captest.RandomTensor[float32](rng, 2, 64, 64, 3)
 	ids, _ := vocab.Encode([]string{"a", "b"}, 5)
 	ids2, _ := vocab.Encode([]string{"c"}, 5)
 	captions := tensors.FromFlatDataAndDimensions(append(ids, ids2...), 2, 5)
 	vars := []string{"/encoder/conv1/weight", "/encoder/layer3/0/conv1/weight", "/encoder/layer4/0/conv1/weight",
 		"/encoder/layer4/1/conv2/weight", "/encoder/layer4/0/conv1/bias", "/decoder/lstm/dense/weights"}
 	for _, from := range []int{0, 4} {
-		cfg := DefaultConfig("resnet18")
+		cfg := captioner.DefaultConfig("resnet18")
 		cfg.Weights, cfg.ImageSize, cfg.MaxLen, cfg.FineTuneFrom = "", 64, 5, from
 		cfg.EmbedDim, cfg.HiddenDim, cfg.AttentionDim = 8, 16, 8
-		m, err := NewModel(backend, cfg, vocab)
+		m, err := captioner.NewModel(backend, cfg, vocab)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,33 +88,11 @@ func TestFineTuningTrainsOnlyTheRequestedStages(t *testing.T) {
 	}
 }
 
-func TestTinyEncoderGrid(t *testing.T) {
-	backend := testBackend(t)
-	rng := rand.New(rand.NewPCG(23, 24))
-	cfg := DefaultConfig("tiny")
-	m, err := NewEncoderModel(backend, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	images, _ := randomTensor[float32](rng, 3, cfg.ImageSize, cfg.ImageSize, 3)
-	regions, err := m.EncodeImages(images)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := cfg.ImageSize / 8
-	if d := regions.Shape().Dimensions; d[0] != 3 || d[1] != s*s || d[2] != 256 {
-		t.Fatalf("tiny regions %v, want [3 %d 256]", d, s*s)
-	}
-	if _, err := m.EncodeImages(tensors.FromFlatDataAndDimensions(make([]float32, 2*32*32*3), 2, 32, 32, 3)); err == nil {
-		t.Fatal("images of the wrong size were accepted")
-	}
-}
-
 func TestExtractFeaturesKeepsImageOrderAcrossStreams(t *testing.T) {
-	backend := testBackend(t)
+	backend := captest.Backend(t)
 	rng := rand.New(rand.NewPCG(25, 26))
-	cfg := DefaultConfig("tiny")
-	m, err := NewEncoderModel(backend, cfg)
+	cfg := captioner.DefaultConfig("tiny")
+	m, err := captioner.NewEncoderModel(backend, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,5 +147,27 @@ func TestExtractFeaturesKeepsImageOrderAcrossStreams(t *testing.T) {
 	withBad := append(append(append([]string{}, paths[:5]...), bad), paths[5:]...)
 	if _, err := m.ExtractFeatures(withBad, 2, nil); err == nil || !strings.Contains(err.Error(), "broken.jpg") {
 		t.Fatalf("broken image: err = %v", err)
+	}
+}
+
+func TestTinyEncoderGrid(t *testing.T) {
+	backend := captest.Backend(t)
+	rng := rand.New(rand.NewPCG(23, 24))
+	cfg := captioner.DefaultConfig("tiny")
+	m, err := captioner.NewEncoderModel(backend, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images, _ := captest.RandomTensor[float32](rng, 3, cfg.ImageSize, cfg.ImageSize, 3)
+	regions, err := m.EncodeImages(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.ImageSize / 8
+	if d := regions.Shape().Dimensions; d[0] != 3 || d[1] != s*s || d[2] != 256 {
+		t.Fatalf("tiny regions %v, want [3 %d 256]", d, s*s)
+	}
+	if _, err := m.EncodeImages(tensors.FromFlatDataAndDimensions(make([]float32, 2*32*32*3), 2, 32, 32, 3)); err == nil {
+		t.Fatal("images of the wrong size were accepted")
 	}
 }

@@ -8,10 +8,13 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/attncap/attncap/captioner/encoder"
 	"github.com/attncap/attncap/datasets"
+	"github.com/attncap/attncap/internal/progress"
 	"github.com/attncap/attncap/internal/safetensors"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/sync/errgroup"
 )
 
 // FeaturesTensor is the name of the grid tensor in a features file.
@@ -40,21 +43,21 @@ func (m *Model) LoadEncoderWeights() error {
 	if m.Config.Weights == "" {
 		return nil
 	}
-	spec, ok := ResNetSpecs[m.Config.Encoder]
+	spec, ok := encoder.ResNetSpecs[m.Config.Encoder]
 	if !ok {
 		return fmt.Errorf("weights %s: the %s encoder takes no pretrained weights", m.Config.Weights, m.Config.Encoder)
 	}
-	path, err := m.weightsFile()
+	path, err := m.WeightsFile()
 	if err != nil {
 		return err
 	}
-	return LoadResNetWeights(m.Store, "encoder", spec, path)
+	return encoder.LoadResNetWeights(m.Store, "encoder", spec, path)
 }
 
-// weightsFile is the local file of Config.Weights (downloaded from the hub the first time).
-func (m *Model) weightsFile() (string, error) {
+// WeightsFile is the local file of Config.Weights (downloaded from the hub the first time).
+func (m *Model) WeightsFile() (string, error) {
 	if m.weightsPath == "" {
-		path, err := ResolveWeights(m.Config.Weights)
+		path, err := encoder.ResolveWeights(m.Config.Weights)
 		if err != nil {
 			return "", err
 		}
@@ -69,10 +72,12 @@ func (m *Model) weightsFile() (string, error) {
 // compute.
 const EncoderStreams = 2
 
-// ExtractFeatures decodes, preprocesses and encodes image files in batches of batchSize. Images
-// are decoded on all cores (datasets.ImageBatches) ahead of the encoder, which works on EncoderStreams batches at once.
-// progress, when not nil, receives a progress bar.
-func (m *Model) ExtractFeatures(paths []string, batchSize int, progress io.Writer) (*Features, error) {
+// ExtractFeatures decodes, preprocesses and encodes image files in batches of batchSize, and
+// returns their grids in the order of paths. Images are decoded on all cores
+// (datasets.ImageBatches) ahead of the encoder, which works on EncoderStreams batches at once;
+// the first error stops every stage and is returned. progress, when not nil, receives a
+// progress bar.
+func (m *Model) ExtractFeatures(paths []string, batchSize int, progressOut io.Writer) (*Features, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("features: no images")
 	}
@@ -80,28 +85,15 @@ func (m *Model) ExtractFeatures(paths []string, batchSize int, progress io.Write
 	if err := m.compile(); err != nil {
 		return nil, err
 	}
-	exec := m.gridE
 	type loaded struct {
 		index int // batch number
 		batch *datasets.ImageBatch
 	}
-	numBatches := (len(paths) + batchSize - 1) / batchSize
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var (
-		errOnce  sync.Once
-		firstErr error
-	)
-	fail := func(err error) {
-		errOnce.Do(func() { firstErr = err })
-		cancel()
-	}
+	g, ctx := errgroup.WithContext(context.Background())
 	ch := make(chan loaded, EncoderStreams)
-	go func() {
+	g.Go(func() error {
 		defer close(ch)
-		// Decoding runs on all cores and goes on to the next batches while one is handed over,
-		// so that no core waits for a batch's slowest image.
-		err := datasets.ImageBatches(paths, batchSize, m.ImageOptions(), nil, 0, func(i int, b *datasets.ImageBatch) error {
+		return datasets.ImageBatches(paths, batchSize, m.ImageOptions(), nil, 0, func(i int, b *datasets.ImageBatch) error {
 			select {
 			case ch <- loaded{i, b}:
 				return nil
@@ -109,27 +101,22 @@ func (m *Model) ExtractFeatures(paths []string, batchSize int, progress io.Write
 				return ctx.Err()
 			}
 		})
-		if err != nil {
-			fail(err)
-		}
-	}()
-	bar := newBar(progress, len(paths), "encoding", progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"))
-	grids := make([][]float32, numBatches)
+	})
+	bar := progress.New(progressOut, int64(len(paths)), "encoding", progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"))
+	grids := make([][]float32, (len(paths)+batchSize-1)/batchSize)
 	var (
 		mu   sync.Mutex
 		dims []int
-		wg   sync.WaitGroup
 	)
-	encode := func(l loaded) {
+	encode := func(l loaded) error {
 		if ctx.Err() != nil {
-			return // failed elsewhere: drain
+			return nil // failed elsewhere: drain
 		}
 		in := l.batch.Tensor()
 		l.batch.Recycle() // its values are in the tensor: the memory serves a later batch
-		out, err := exec.Call(in)
+		out, err := m.gridE.Call(in)
 		if err != nil {
-			fail(fmt.Errorf("features: %w", err))
-			return
+			return fmt.Errorf("features: %w", err)
 		}
 		m.gridWarm.Store(true)
 		grid := tensors.MustCopyFlatData[float32](out[0])
@@ -140,28 +127,35 @@ func (m *Model) ExtractFeatures(paths []string, batchSize int, progress io.Write
 		}
 		mu.Unlock()
 		out[0].MustFinalizeAll()
+		return nil
 	}
-	// The model's first call compiles the graph (and initialises variables never loaded): it
-	// runs alone.
-	if !m.gridWarm.Load() {
-		if l, ok := <-ch; ok {
-			encode(l)
-		}
-	}
-	for range EncoderStreams {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for l := range ch {
-				encode(l)
+	encodeAll := func() error {
+		for l := range ch {
+			if err := encode(l); err != nil {
+				return err
 			}
-		}()
+		}
+		return nil
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	g.Go(func() error {
+		// The first call initialises the variables and compiles the graph: it runs alone, so
+		// that the streams start on a ready graph.
+		if !m.gridWarm.Load() {
+			if l, ok := <-ch; ok {
+				if err := encode(l); err != nil {
+					return err
+				}
+			}
+		}
+		for range EncoderStreams {
+			g.Go(encodeAll)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
-	f := &Features{Images: paths, Meta: m.featureMeta(), Dims: [4]int{len(paths), dims[1], dims[2], dims[3]}}
+	f := &Features{Images: paths, Meta: m.FeatureMeta(), Dims: [4]int{len(paths), dims[1], dims[2], dims[3]}}
 	f.Data = make([]float32, 0, len(paths)*dims[1]*dims[2]*dims[3])
 	for _, g := range grids {
 		f.Data = append(f.Data, g...)
@@ -169,9 +163,9 @@ func (m *Model) ExtractFeatures(paths []string, batchSize int, progress io.Write
 	return f, nil
 }
 
-// featureMeta describes what the features depend on (the compute dtype only when it is not
+// FeatureMeta describes what the features depend on (the compute dtype only when it is not
 // the default float32, so float32 features are described as before it existed).
-func (m *Model) featureMeta() map[string]string {
+func (m *Model) FeatureMeta() map[string]string {
 	meta := map[string]string{
 		"encoder": m.Config.Encoder, "weights": m.Config.Weights,
 		"image_size": strconv.Itoa(m.Config.ImageSize), "grid_size": strconv.Itoa(m.Config.GridSize),
@@ -225,4 +219,17 @@ func LoadFeatures(path string) (*Features, error) {
 		return nil, fmt.Errorf("features %s: %d image names for %d grids", path, len(f.Images), f.Dims[0])
 	}
 	return f, nil
+}
+
+// Regions returns the grids of the images at indices idx as regions [len(idx), h·w, C].
+func (f *Features) Regions(idx []int) (*tensors.Tensor, error) {
+	per := f.Dims[1] * f.Dims[2] * f.Dims[3]
+	data := make([]float32, len(idx)*per)
+	for i, j := range idx {
+		if j < 0 || j >= f.Dims[0] {
+			return nil, fmt.Errorf("features: image index %d out of range [0, %d)", j, f.Dims[0])
+		}
+		copy(data[i*per:(i+1)*per], f.Data[j*per:(j+1)*per])
+	}
+	return tensors.FromFlatDataAndDimensions(data, len(idx), f.Dims[1]*f.Dims[2], f.Dims[3]), nil
 }

@@ -6,10 +6,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/attncap/attncap/captioner/decoder"
+	"github.com/attncap/attncap/captioner/encoder"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -30,11 +30,8 @@ type Model struct {
 	once              sync.Once
 	encodeExec, gridE *model.Exec
 	execErr           error
-	stepMu            sync.Mutex
-	stepExecs         map[int]*model.Exec // decoding step graphs by 2·(words kept per row) + (1 without attention)
-	prepareExecs      map[int]*model.Exec // Decoder.Prepare graphs by steps to decode
-	loopExecs         map[int]*model.Exec // whole greedy loops in one graph by 2·steps + (1 without attention) (decode_loop.go)
-	beamExecs         map[int]*model.Exec // whole beam searches in one graph by 2·(k·2³² + steps) + (1 without attention) (decode_beam_loop.go)
+	execMu            sync.Mutex
+	execs             map[ExecKey]*model.Exec // the decoding graphs, by what they compute (Exec)
 	// gridWarm is set once gridE has run: its variables are initialised and its main shape
 	// compiled, so it may run concurrently.
 	gridWarm atomic.Bool
@@ -72,16 +69,17 @@ func (m *Model) ModelFn() func(scope *model.Scope, inputs []*graph.Node) []*grap
 	return func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
 		regions, captions := inputs[0], inputs[1]
 		if regions.Rank() == 4 {
-			regions = Encode(scope, cfg, regions)
+			regions = encoder.Regions(scope, cfg.EncoderOptions(), regions)
 		}
-		regions = repeatRows(regions, captions.Shape().Dimensions[0])
+		regions = RepeatRows(regions, captions.Shape().Dimensions[0])
 		logits, alphas := NewDecoder(cfg).TeacherForced(scope, regions, captions)
 		return []*graph.Node{logits, alphas}
 	}
 }
 
-// repeatRows repeats each row of x [B, …] k = rows/B times in place: [B·k, …].
-func repeatRows(x *graph.Node, rows int) *graph.Node {
+// RepeatRows repeats each row of x [B, …] k = rows/B times in place: [B·k, …] (an image's
+// regions once per caption or hypothesis row).
+func RepeatRows(x *graph.Node, rows int) *graph.Node {
 	d := x.Shape().Dimensions
 	if d[0] == rows {
 		return x
@@ -97,15 +95,15 @@ func repeatRows(x *graph.Node, rows int) *graph.Node {
 // LossGraph is the evaluation loss (cross-entropy part) for [imagesOrRegions, captions].
 func (m *Model) LossGraph(scope *model.Scope, inputs []*graph.Node) *graph.Node {
 	preds := m.ModelFn()(scope, inputs)
-	_, ce := CaptionLoss(m.Config, inputs[1], preds[0], preds[1])
+	_, ce := decoder.CaptionLoss(inputs[1], preds[0], preds[1], m.Config.AttentionReg)
 	return ce
 }
 
-// LossFn is CaptionLoss for train.Trainer, with labels [captions].
+// LossFn is decoder.CaptionLoss for train.Trainer, with labels [captions].
 func (m *Model) LossFn() loss.LossFn {
 	cfg := m.Config
 	return func(labels, predictions []*graph.Node) *graph.Node {
-		l, _ := CaptionLoss(cfg, labels[0], predictions[0], predictions[1])
+		l, _ := decoder.CaptionLoss(labels[0], predictions[0], predictions[1], cfg.AttentionReg)
 		return l
 	}
 }
@@ -141,21 +139,12 @@ func (m *Model) ResetCompiled() {
 			e.Finalize()
 		}
 	}
-	m.stepMu.Lock()
-	for _, e := range m.stepExecs {
+	m.execMu.Lock()
+	for _, e := range m.execs {
 		e.Finalize()
 	}
-	for _, e := range m.prepareExecs {
-		e.Finalize()
-	}
-	for _, e := range m.loopExecs {
-		e.Finalize()
-	}
-	for _, e := range m.beamExecs {
-		e.Finalize()
-	}
-	m.stepExecs, m.prepareExecs, m.loopExecs, m.beamExecs = nil, nil, nil, nil
-	m.stepMu.Unlock()
+	m.execs = nil
+	m.execMu.Unlock()
 	m.encodeExec, m.gridE, m.execErr = nil, nil, nil
 	m.gridWarm.Store(false)
 	m.once = sync.Once{}
@@ -166,13 +155,13 @@ func (m *Model) compile() error {
 	m.once.Do(func() {
 		cfg := m.Config
 		m.encodeExec, m.execErr = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-			return Encode(scope, cfg, images)
+			return encoder.Regions(scope, cfg.EncoderOptions(), images)
 		})
 		if m.execErr != nil {
 			return
 		}
 		m.gridE, m.execErr = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-			return EncodeGrid(scope, cfg, images)
+			return encoder.Grid(scope, cfg.EncoderOptions(), images)
 		})
 		if m.execErr != nil {
 			return
@@ -181,88 +170,59 @@ func (m *Model) compile() error {
 	return m.execErr
 }
 
-// prepareExec returns the graph of Decoder.Prepare for a decoding of at most steps steps: its
-// input is the regions [N, R, C], its outputs the decoder's memory then its initial state.
-func (m *Model) prepareExec(steps int) (*model.Exec, error) {
-	dec := NewDecoder(m.Config)
-	return m.cachedExec(&m.prepareExecs, steps, func() (*model.Exec, error) {
-		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) []*graph.Node {
-			memory, state := dec.Prepare(scope, regions, steps)
-			return append(memory, state...)
-		})
-	})
+// ExecKey names one compiled decoding graph of a Model: what it computes (Graph, named by the
+// package that builds it, e.g. "step" or "beam-loop") and the sizes it was built for. Each key
+// is compiled once per model and reused until ResetCompiled.
+type ExecKey struct {
+	Graph     string
+	Width     int  // words kept per row, or the beam width: as Graph defines it
+	Steps     int  // steps decoded, when the graph has a fixed number
+	Attention bool // whether the graph returns attention weights
 }
 
-// cachedExec returns (*cache)[key], building it on first use (the model's graphs compiled
-// first; under stepMu, so concurrent decoders share one).
-func (m *Model) cachedExec(cache *map[int]*model.Exec, key int, build func() (*model.Exec, error)) (*model.Exec, error) {
+// Exec returns the graph for key, building it with build on first use (after the encoder's
+// graphs, so that the variables are initialised; under a lock, so concurrent decoders share
+// one).
+func (m *Model) Exec(key ExecKey, build func() (*model.Exec, error)) (*model.Exec, error) {
 	if err := m.compile(); err != nil {
 		return nil, err
 	}
-	m.stepMu.Lock()
-	defer m.stepMu.Unlock()
-	if e, ok := (*cache)[key]; ok {
+	m.execMu.Lock()
+	defer m.execMu.Unlock()
+	if e, ok := m.execs[key]; ok {
 		return e, nil
 	}
 	e, err := build()
 	if err != nil {
 		return nil, err
 	}
-	if *cache == nil {
-		*cache = map[int]*model.Exec{}
+	if m.execs == nil {
+		m.execs = map[ExecKey]*model.Exec{}
 	}
-	(*cache)[key] = e
+	m.execs[key] = e
 	return e, nil
 }
 
-// stepExec returns the graph of one decoding step over N hypothesis rows that keeps, per row,
-// the n most probable allowed next words (compiled on first use for each n, with and without
-// attention). Its inputs are the regions, the decoder's memory and state (Decoder.Prepare),
-// parents (which row's state each hypothesis continues: beam search reorders them; n = 1 is
-// greedy decoding, whose rows never move, so that graph skips the reordering), prev (the word
-// each just emitted) and the scalar position of prev; its outputs are the n best
-// log-probabilities [N, n] (best first, -inf past the allowed words), their word ids [N, n]
-// int32, the attention [N, R] (a scalar 0 without attention: withoutAttention) and the new
-// state. Choosing the words in the graph means only N·n numbers leave the device per step, not
-// the N·V log-probabilities.
-func (m *Model) stepExec(n int, attention bool) (*model.Exec, error) {
-	dec, key := NewDecoder(m.Config), 2*n
-	if !attention {
-		dec, key = withoutAttention(dec), key+1
+// Call runs a graph of the model on inputs; an error from variables whose shapes do not match
+// the config is explained in the model folder's terms.
+func (m *Model) Call(exec *model.Exec, inputs ...any) ([]*tensors.Tensor, error) {
+	out, err := exec.Call(inputs...)
+	if err != nil {
+		return nil, m.explainShapes(err)
 	}
-	return m.cachedExec(&m.stepExecs, key, func() (*model.Exec, error) {
-		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
-			regions, parents, prev, position := in[0], in[1], in[2], in[3]
-			numMemory, _ := dec.Slots()
-			memory, state := in[4:4+numMemory], in[4+numMemory:]
-			if n > 1 {
-				idx := graph.InsertAxes(parents, -1)
-				for i := range state {
-					state[i] = graph.Gather(state[i], idx)
-				}
-			}
-			logits, next, alpha := dec.Step(scope, regions, memory, state, prev, position)
-			if alpha == nil {
-				alpha = graph.ScalarZero(regions.Graph(), regions.DType())
-			}
-			values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), n)
-			return append([]*graph.Node{values, ids, alpha}, next...)
-		})
-	})
+	return out, nil
 }
 
-// TopAllowedWords returns, for each row of logProbs [N, V], the n highest values over the
-// words a decoder may emit (never <pad> or <start>) and their ids (int32), best first; ties go
-// to the lower id. Past the allowed words the values are -inf. It takes n rounds of ArgMax (topN)
-// rather than a full sort, which is cheap for the small n of a beam on every backend.
-func TopAllowedWords(logProbs *graph.Node, n int) (values, ids *graph.Node) {
-	g := logProbs.Graph()
-	d := logProbs.Shape().Dimensions
-	negInf := graph.Infinity(g, logProbs.DType(), -1)
-	wordIDs := graph.Iota(g, shapes.Make(dtypes.Int32, d...), 1)
-	x := graph.Where(graph.Or(graph.Equal(wordIDs, graph.Scalar(g, dtypes.Int32, text.PadID)),
-		graph.Equal(wordIDs, graph.Scalar(g, dtypes.Int32, text.StartID))), negInf, logProbs)
-	return topN(x, n)
+// CheckRegions rejects a regions tensor that is not [B, R, C] with the encoder's channels.
+func (m *Model) CheckRegions(regions *tensors.Tensor) error {
+	d := regions.Shape().Dimensions
+	if len(d) != 3 {
+		return fmt.Errorf("decode: regions tensor %s, want [B, R, C]", regions.Shape())
+	}
+	if ch, _ := m.Config.EncoderChannels(); d[2] != ch {
+		return fmt.Errorf("decode: regions have %d channels, the %s encoder gives %d", d[2], m.Config.Encoder, ch)
+	}
+	return nil
 }
 
 // EncodeImages runs the encoder on a batch of normalised images [B, S, S, 3] and returns the

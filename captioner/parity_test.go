@@ -1,4 +1,4 @@
-package captioner
+package captioner_test
 
 import (
 	"context"
@@ -7,10 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/encoder"
+	"github.com/attncap/attncap/captioner/internal/captest"
 	"github.com/attncap/attncap/internal/safetensors"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -61,7 +65,7 @@ func readF32(t *testing.T, sf *safetensors.File, name string) ([]int, []float32)
 	return ti.Shape, data
 }
 
-// TestResNetMatchesTorchvision compares the GoMLX ResNet grid with torchvision's layer4 output
+// TestResNetMatchesTorchvision compares the GoMLX encoder.ResNet grid with torchvision's layer4 output
 // on the same seeded random weights and images: max|Δ| ≤ 1e-3·max|ref|.
 func TestResNetMatchesTorchvision(t *testing.T) {
 	cases := []struct {
@@ -72,11 +76,11 @@ func TestResNetMatchesTorchvision(t *testing.T) {
 		cases = cases[:1]
 		cases[0].sizes = []int{224}
 	}
-	backend := testBackend(t)
+	backend := captest.Backend(t)
 	for _, c := range cases {
 		dir := generateParity(t, c.arch, c.sizes...)
 		store := model.NewStore()
-		if err := LoadResNetWeights(store, "encoder", ResNetSpecs[c.arch], filepath.Join(dir, c.arch+".safetensors")); err != nil {
+		if err := encoder.LoadResNetWeights(store, "encoder", encoder.ResNetSpecs[c.arch], filepath.Join(dir, c.arch+".safetensors")); err != nil {
 			t.Fatal(err)
 		}
 		for _, size := range c.sizes {
@@ -87,19 +91,19 @@ func TestResNetMatchesTorchvision(t *testing.T) {
 			imgShape, imgs := readF32(t, sf, "images")
 			refShape, ref := readF32(t, sf, "expected")
 			sf.Close()
-			cfg := DefaultConfig(c.arch)
+			cfg := captioner.DefaultConfig(c.arch)
 			cfg.ImageSize, cfg.VocabSize = size, 10
-			m := &Model{Config: &cfg, Store: store, Backend: backend}
+			m := &captioner.Model{Config: &cfg, Store: store, Backend: backend}
 			regions, err := m.EncodeImages(tensors.FromFlatDataAndDimensions(imgs, imgShape...))
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := tensors.MustCopyFlatData[float32](regions)
 			wantDims := []int{refShape[0], refShape[1] * refShape[2], refShape[3]}
-			if !equalInts(regions.Shape().Dimensions, wantDims) {
+			if !slices.Equal(regions.Shape().Dimensions, wantDims) {
 				t.Fatalf("%s@%d: regions %v, want %v", c.arch, size, regions.Shape().Dimensions, wantDims)
 			}
-			diff, scale := maxAbsDiff(got, ref)
+			diff, scale := captest.MaxAbsDiff(got, ref)
 			t.Logf("%s @%d: grid %v, max|Δ| = %.3g, max|ref| = %.3g (ratio %.2g)", c.arch, size, refShape, diff, scale, diff/scale)
 			if diff > 1e-3*scale || math.IsNaN(diff) {
 				t.Errorf("%s @%d: max|Δ| %.3g exceeds 1e-3·max|ref| = %.3g", c.arch, size, diff, 1e-3*scale)
@@ -111,7 +115,7 @@ func TestResNetMatchesTorchvision(t *testing.T) {
 
 // checkFeaturesOfPNGs runs the features pipeline (decode, normalise, encode, save, load) on the
 // generator's PNG images and compares with torchvision's layer4 of the same files.
-func checkFeaturesOfPNGs(t *testing.T, m *Model, dir, arch string, size int) {
+func checkFeaturesOfPNGs(t *testing.T, m *captioner.Model, dir, arch string, size int) {
 	t.Helper()
 	sf, err := safetensors.Open(filepath.Join(dir, arch+"_"+strconv.Itoa(size)+"_png.safetensors"))
 	if err != nil {
@@ -135,14 +139,14 @@ func checkFeaturesOfPNGs(t *testing.T, m *Model, dir, arch string, size int) {
 	if err := f.Save(out); err != nil {
 		t.Fatal(err)
 	}
-	back, err := LoadFeatures(out)
+	back, err := captioner.LoadFeatures(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalInts(back.Dims[:], refShape) || len(back.Images) != len(paths) || back.Images[1] != paths[1] {
+	if !slices.Equal(back.Dims[:], refShape) || len(back.Images) != len(paths) || back.Images[1] != paths[1] {
 		t.Fatalf("features file: dims %v images %q; want %v and %q", back.Dims, back.Images, refShape, paths)
 	}
-	diff, scale := maxAbsDiff(back.Data, ref)
+	diff, scale := captest.MaxAbsDiff(back.Data, ref)
 	t.Logf("%s @%d from PNG files: max|Δ| = %.3g, max|ref| = %.3g", arch, size, diff, scale)
 	if diff > 1e-3*scale || math.IsNaN(diff) {
 		t.Errorf("%s @%d features of PNG files: max|Δ| %.3g exceeds 1e-3·max|ref|", arch, size, diff)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/decode"
 	"github.com/attncap/attncap/datasets"
 	"github.com/gomlx/gomlx/core/tensors"
 )
@@ -16,13 +16,13 @@ import (
 // job is one request's preprocessed images on their way through the batcher.
 type job struct {
 	inputs   [][]float32 // S×S×3 each
-	decode   captioner.DecodeOptions
+	decode   decode.Options
 	queued   time.Time
 	response chan jobResult // buffered: the batcher never blocks on it
 }
 
 type jobResult struct {
-	captions     []captioner.Caption
+	captions     []decode.Caption
 	queue, model time.Duration
 	err          error
 }
@@ -82,7 +82,7 @@ func (s *Server) handleCaption(w http.ResponseWriter, r *http.Request) {
 // prepare decodes and preprocesses a request's images (pixel limit checked from each header
 // first) and sets its decoding options.
 func (s *Server) prepare(req *captionRequest) (*job, error) {
-	j := &job{response: make(chan jobResult, 1), decode: captioner.DecodeOptions{Beam: s.opts.Beam, SkipAttention: true}}
+	j := &job{response: make(chan jobResult, 1), decode: decode.Options{Beam: s.opts.Beam, SkipAttention: true}}
 	p := req.params
 	if p.NumBeams != nil {
 		j.decode.Beam = *p.NumBeams
@@ -240,9 +240,9 @@ func (s *Server) runGroup(jobs []*job) {
 }
 
 // caption encodes and decodes preprocessed images, MaxBatch at a time.
-func (s *Server) caption(inputs [][]float32, opts captioner.DecodeOptions) ([]captioner.Caption, error) {
+func (s *Server) caption(inputs [][]float32, opts decode.Options) ([]decode.Caption, error) {
 	size := s.m.Config.ImageSize
-	var out []captioner.Caption
+	var out []decode.Caption
 	for lo := 0; lo < len(inputs); lo += s.opts.MaxBatch {
 		chunk := inputs[lo:min(lo+s.opts.MaxBatch, len(inputs))]
 		flat := make([]float32, 0, len(chunk)*size*size*3)
@@ -253,7 +253,7 @@ func (s *Server) caption(inputs [][]float32, opts captioner.DecodeOptions) ([]ca
 		if err != nil {
 			return nil, err
 		}
-		caps, err := s.m.Decode(regions, opts)
+		caps, err := decode.Regions(s.m, regions, opts)
 		regions.MustFinalizeAll()
 		if err != nil {
 			return nil, err
@@ -273,7 +273,7 @@ func (s *Server) warm() error {
 		for i := range inputs {
 			inputs[i] = input
 		}
-		if _, err := s.caption(inputs, captioner.DecodeOptions{Beam: s.opts.Beam, SkipAttention: true}); err != nil {
+		if _, err := s.caption(inputs, decode.Options{Beam: s.opts.Beam, SkipAttention: true}); err != nil {
 			return fmt.Errorf("serve: warming the model: %w", err)
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/viz"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/attncap/attncap/serve"
 	"github.com/attncap/attncap/serve/web"
@@ -109,8 +110,8 @@ func TestWebPageInBrowser(t *testing.T) {
 	b.expectPixel("plain image, centre", w/2, h/2, [3]int{220, 30, 30})
 
 	// The colour bar is viridis, from the Go table, with 0 … the caption's largest weight.
-	b.expectPixelOf("#colorbar", "colour bar, left", 0, 0, browserRGB(captioner.Viridis(0)))
-	b.expectPixelOf("#colorbar", "colour bar, right", 255, 0, browserRGB(captioner.Viridis(1)))
+	b.expectPixelOf("#colorbar", "colour bar, left", 0, 0, browserRGB(viz.Viridis(0)))
+	b.expectPixelOf("#colorbar", "colour bar, right", 255, 0, browserRGB(viz.Viridis(1)))
 	if ticks := browserEval[[]string](b, `[...document.querySelectorAll('.ticks span')].map(s => s.textContent)`); strings.Join(ticks, " ") != "0 0.35 0.7" {
 		t.Errorf("colour bar labels = %q, want 0 0.35 0.7", ticks)
 	}
@@ -609,7 +610,7 @@ func browserRGB(c color.RGBA) [3]int { return [3]int{int(c.R), int(c.G), int(c.B
 // browserHeat is the Go figures' colour of a pixel of grey level g under attention t (on a 0…1
 // scale): Viridis(t) blended at 55% over the grey.
 func browserHeat(g uint8, t float64) [3]int {
-	c := browserRGB(captioner.Viridis(t))
+	c := browserRGB(viz.Viridis(t))
 	for i := range c {
 		c[i] = int(math.Round(0.45*float64(g) + 0.55*float64(c[i])))
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/decode"
 )
 
 // LoadRequest is one request body a load test sends (POST /caption with Content-Type).
@@ -192,12 +193,12 @@ func pngHeader(w, h uint32) []byte {
 // (after one warm-up batch): what batching under load should approach.
 func OfflineThroughput(m *captioner.Model, paths []string, opts Options) (float64, error) {
 	opts = opts.withDefaults()
-	dec := captioner.DecodeOptions{Beam: opts.Beam, SkipAttention: true}
-	if _, err := m.CaptionImages(paths[:min(len(paths), opts.MaxBatch)], dec, opts.MaxBatch, nil); err != nil {
+	dec := decode.Options{Beam: opts.Beam, SkipAttention: true}
+	if _, err := decode.Images(m, paths[:min(len(paths), opts.MaxBatch)], dec, opts.MaxBatch, nil); err != nil {
 		return 0, err
 	}
 	start := time.Now()
-	if _, err := m.CaptionImages(paths, dec, opts.MaxBatch, nil); err != nil {
+	if _, err := decode.Images(m, paths, dec, opts.MaxBatch, nil); err != nil {
 		return 0, err
 	}
 	return float64(len(paths)) / time.Since(start).Seconds(), nil
@@ -207,11 +208,11 @@ func OfflineThroughput(m *captioner.Model, paths []string, opts Options) (float6
 // a warm-up), with the server's beam: what a lone request should take, plus HTTP and queueing.
 func OfflineLatency(m *captioner.Model, path string, opts Options) (time.Duration, error) {
 	opts = opts.withDefaults()
-	dec := captioner.DecodeOptions{Beam: opts.Beam, SkipAttention: true}
+	dec := decode.Options{Beam: opts.Beam, SkipAttention: true}
 	var times []float64
 	for i := range 6 {
 		start := time.Now()
-		if _, err := m.CaptionImages([]string{path}, dec, 1, nil); err != nil {
+		if _, err := decode.Images(m, []string{path}, dec, 1, nil); err != nil {
 			return 0, err
 		}
 		if i > 0 {

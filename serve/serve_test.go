@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/decode"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
@@ -127,16 +128,16 @@ func multipartBody(t *testing.T, fields map[string]string, files ...[]byte) (str
 }
 
 // offline captions the files with CaptionImages, one at a time, at beam k.
-func offline(t *testing.T, paths []string, k int) []captioner.Caption {
+func offline(t *testing.T, paths []string, k int) []decode.Caption {
 	t.Helper()
-	caps, err := tinyModel(t).CaptionImages(paths, captioner.DecodeOptions{Beam: k, SkipAttention: true}, 1, nil)
+	caps, err := decode.Images(tinyModel(t), paths, decode.Options{Beam: k, SkipAttention: true}, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return caps
 }
 
-func sameCaption(t *testing.T, what string, got Caption, want captioner.Caption) {
+func sameCaption(t *testing.T, what string, got Caption, want decode.Caption) {
 	t.Helper()
 	// Batches of other sizes sum in another order: log-probabilities agree to float32 rounding.
 	if got.GeneratedText != strings.Join(want.Words, " ") || got.LogProb == nil || math.Abs(*got.LogProb-want.LogProb) > 1e-5*(1+math.Abs(want.LogProb)) || got.Finished != want.Finished {

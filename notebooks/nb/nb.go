@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/runfolder"
+	"github.com/attncap/attncap/captioner/train"
 )
 
 // Runs the notebooks read and write, relative to the repository root.
@@ -82,7 +84,7 @@ func TrainedRun() Run {
 		{NotebookRun, NotebookData, "notebook 02's run (4 epochs on 600 images; the README main command's run " + MainRun + " is better where it exists)"},
 	} {
 		if Finished(r.Dir) {
-			if opts, err := captioner.LoadRunOptions(r.Dir); err == nil && opts.Data != "" {
+			if opts, err := train.LoadRunOptions(r.Dir); err == nil && opts.Data != "" {
 				r.Data = opts.Data
 			}
 			r.Why = "model: " + r.Dir + ", " + r.Why
@@ -95,25 +97,21 @@ func TrainedRun() Run {
 
 // Finished says whether a run folder holds a best model and a finished training state.
 func Finished(dir string) bool {
-	if _, err := os.Stat(filepath.Join(dir, "best", captioner.ConfigFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, runfolder.Best, captioner.ConfigFile)); err != nil {
 		return false
 	}
-	return stateFinished(filepath.Join(dir, "state.json"))
-}
-
-// stateFinished says whether a run's (or stage's) state file says it finished.
-func stateFinished(path string) bool {
-	state, err := os.ReadFile(path)
-	return err == nil && strings.Contains(string(state), `"finished": true`)
+	done, err := runfolder.Finished(dir)
+	return err == nil && done
 }
 
 // SCSTFinished says whether a run folder holds a finished self-critical stage and its final
 // test.
 func SCSTFinished(dir string) bool {
-	if _, err := os.Stat(filepath.Join(dir, "test_metrics.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, runfolder.TestMetrics)); err != nil {
 		return false
 	}
-	return stateFinished(filepath.Join(dir, "scst", "state.json"))
+	done, err := runfolder.SCSTFinished(dir)
+	return err == nil && done
 }
 
 // Rel shows a path relative to the repository root, or under ~ for the user's cache, so that

@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/decode"
+	"github.com/attncap/attncap/captioner/viz"
 	"github.com/attncap/attncap/datasets"
 )
 
@@ -33,7 +35,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: go run ./scripts/caption -checkpoint RUN_DIR [-beam 3] [-json] [-attention OUT_DIR] IMAGE_OR_DIR...")
 		os.Exit(2)
 	}
-	loop, err := captioner.ParseDecodeLoop(*loopFlag)
+	loop, err := decode.ParseLoop(*loopFlag)
 	check(err)
 	paths, err := expand(flag.Args())
 	check(err)
@@ -41,7 +43,7 @@ func main() {
 	check(err)
 	m, err := captioner.OpenModel(backend, *checkpoint)
 	check(err)
-	caps, err := m.CaptionImages(paths, captioner.DecodeOptions{Beam: *beam, LengthNorm: *lengthNorm, SkipAttention: *attention == "", Loop: loop}, 8, nil)
+	caps, err := decode.Images(m, paths, decode.Options{Beam: *beam, LengthNorm: *lengthNorm, SkipAttention: *attention == "", Loop: loop}, 8, nil)
 	check(err)
 	gh, gw := m.Config.GridDims()
 	for i, c := range caps {
@@ -50,12 +52,12 @@ func main() {
 				"tokens": c.Words, "ids": c.Tokens, "log_prob": c.LogProb, "finished": c.Finished})
 			fmt.Println(string(out))
 		} else {
-			fmt.Printf("%s: %s\n", paths[i], captioner.CaptionText(c))
+			fmt.Printf("%s: %s\n", paths[i], c.Text())
 		}
 		if *attention != "" {
 			img, err := datasets.DecodeImage(paths[i], 0)
 			check(err)
-			fig := captioner.AttentionFigure(img, c.Words, c.Attention, gh, gw, 160, 6)
+			fig := viz.AttentionFigure(img, c.Words, c.Attention, gh, gw, 160, 6)
 			check(os.MkdirAll(*attention, 0o755))
 			name := filepath.Join(*attention, strings.TrimSuffix(filepath.Base(paths[i]), filepath.Ext(paths[i]))+".attention.png")
 			f, err := os.Create(name)

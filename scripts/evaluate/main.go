@@ -35,6 +35,7 @@ import (
 	"os"
 
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/decode"
 	"github.com/attncap/attncap/captioner/metrics"
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/internal/atomicfile"
@@ -51,7 +52,7 @@ type options struct {
 	meteor                                                                          bool
 	meteorData, meteorParaphrase                                                    string
 	objects                                                                         string
-	loop                                                                            captioner.DecodeLoop
+	loop                                                                            decode.Loop
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -113,7 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.split, "split", "test", "with -checkpoint: split to caption")
 	fs.IntVar(&o.beam, "beam", 3, "beam width (1: greedy)")
 	fs.Func("loop", "with -checkpoint: where decoding loops over the words: host, graph (the whole loop in one graph) or auto (default)", func(v string) (err error) {
-		o.loop, err = captioner.ParseDecodeLoop(v)
+		o.loop, err = decode.ParseLoop(v)
 		return err
 	})
 	fs.IntVar(&o.batch, "batch", 16, "images per decoding batch")
@@ -248,7 +249,7 @@ func evaluateCheckpoint(o options, stderr io.Writer) (metrics.ScoreReport, int, 
 	if err != nil {
 		return metrics.ScoreReport{}, 0, err
 	}
-	ev, err := captioner.EvaluateSplit(m, ds, s, captioner.DecodeOptions{Beam: o.beam, SkipAttention: true, Loop: o.loop}, o.batch, stderr)
+	ev, err := decode.EvaluateSplit(m, ds, s, decode.Options{Beam: o.beam, SkipAttention: true, Loop: o.loop}, o.batch, stderr)
 	if err != nil {
 		return metrics.ScoreReport{}, 0, err
 	}

@@ -23,6 +23,8 @@ import (
 
 	"github.com/attncap/attncap/bench"
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/decode"
+	"github.com/attncap/attncap/captioner/train"
 	"github.com/attncap/attncap/internal/safetensors"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -115,11 +117,11 @@ func main() {
 		for _, c := range []struct {
 			n, batch, beam int
 			skipAttention  bool
-			loop           captioner.DecodeLoop
+			loop           decode.Loop
 		}{
-			{1000, 250, 3, true, captioner.LoopGraph}, {1000, 250, 3, true, captioner.LoopHost}, {1000, 250, 3, false, captioner.LoopGraph},
-			{1000, 250, 1, true, captioner.LoopGraph}, {1000, 250, 1, true, captioner.LoopHost},
-			{100, 1, 3, true, captioner.LoopGraph}, {100, 1, 3, true, captioner.LoopHost},
+			{1000, 250, 3, true, decode.LoopGraph}, {1000, 250, 3, true, decode.LoopHost}, {1000, 250, 3, false, decode.LoopGraph},
+			{1000, 250, 1, true, decode.LoopGraph}, {1000, 250, 1, true, decode.LoopHost},
+			{100, 1, 3, true, decode.LoopGraph}, {100, 1, 3, true, decode.LoopHost},
 		} {
 			step(fmt.Sprintf("decode %d images in batches of %d, beam %d, attention copied %v, loop %s (images/s)", c.n, c.batch, c.beam, !c.skipAttention, c.loop), func() (any, error) {
 				return bench.DecodeThroughput(backend, captioner.DecoderLSTM, "", c.n, c.batch, c.beam, c.skipAttention, c.loop, rand.New(rand.NewPCG(4, 4)))
@@ -172,11 +174,11 @@ func benchRows(backend compute.Backend, dtype string, reps int, python, script s
 // trainShapes trains the README's shapes model (tiny encoder, default flags) for epochs epochs
 // in compute precision dtype into out, and returns its test scores and time.
 func trainShapes(backend compute.Backend, dtype, out string, epochs int) (any, error) {
-	opts := captioner.DefaultTrainOptions("tiny")
+	opts := train.DefaultTrainOptions("tiny")
 	opts.Data, opts.Out, opts.Epochs, opts.Model.DType = "shapes", out, epochs, dtype
 	opts.Meteor.Off = true // the GPU machine has no network, and METEOR is a CPU metric
 	opts.Logf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
-	res, err := captioner.Train(context.Background(), backend, opts)
+	res, err := train.Train(context.Background(), backend, opts)
 	if err != nil {
 		return nil, err
 	}

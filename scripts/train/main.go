@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/train"
 )
 
 func main() {
@@ -45,7 +46,7 @@ func main() {
 	dropout := flag.Float64("dropout", -1, "dropout (LSTM: before the output layer, default 0.5, 0.2 for tiny; Transformer: 0.1)")
 	minCount := flag.Int("min-count", 5, "words seen fewer times in train captions map to <unk>")
 	batch := flag.Int("batch", 0, "captions per training step (default 64)")
-	epochs := flag.Int("epochs", 0, fmt.Sprintf("maximum epochs of cross-entropy training (default 30; 8 for tiny, %d for tiny with -scst)", captioner.SCSTTinyCrossEntropyEpochs))
+	epochs := flag.Int("epochs", 0, fmt.Sprintf("maximum epochs of cross-entropy training (default 30; 8 for tiny, %d for tiny with -scst)", train.SCSTTinyCrossEntropyEpochs))
 	lr := flag.Float64("lr", 0, "Adam learning rate (default 1e-3; 2e-3 for tiny)")
 	lrSchedule := flag.String("lr-schedule", "", "cross-entropy learning-rate schedule: plateau (×0.5 after 2 epochs without a better val BLEU-4; the default) or cosine (annealed over -epochs)")
 	encoderLR := flag.Float64("encoder-lr", 0, "learning rate of fine-tuned encoder stages (default: -lr)")
@@ -112,13 +113,13 @@ func main() {
 	// A fresh run starts from the encoder's defaults; a resumed one from the options it was
 	// started with, so that only the flags given now can differ (and Train refuses those that
 	// would change the run).
-	opts, fromRun := captioner.DefaultTrainOptionsFor(enc, *decoder), false
+	opts, fromRun := train.DefaultTrainOptionsFor(enc, *decoder), false
 	if *resume || *scstFrom != "" {
 		src := runDir
 		if *scstFrom != "" {
 			src = *scstFrom // the copy resumes with the source run's options
 		}
-		saved, err := captioner.LoadRunOptions(src)
+		saved, err := train.LoadRunOptions(src)
 		switch {
 		case err == nil:
 			opts, fromRun = saved, true
@@ -166,20 +167,20 @@ func main() {
 	setIf(&opts.SCST.LR, *scstLR, set["scst-lr"])
 	setIf(&opts.SCST.Epochs, *scstEpochs, set["scst-epochs"])
 	if !fromRun { // a longer first stage before SCST, and region coordinates (docs/scst.md)
-		opts = captioner.WithSCSTDefaults(opts, func(name string) bool { return set[name] })
+		opts = train.WithSCSTDefaults(opts, func(name string) bool { return set[name] })
 	}
 	opts.Out, opts.Resume, opts.RebuildFeatures = runDir, *resume, *rebuild
 	if *scstFrom != "" {
 		// Check the stage's options before copying the run: a typo must not leave a copy behind.
-		if err := captioner.CheckSCSTOptions(opts); err != nil {
+		if err := train.CheckSCSTOptions(opts); err != nil {
 			fail(err)
 		}
-		if err := captioner.ForkRun(*scstFrom, runDir); err != nil {
+		if err := train.ForkRun(*scstFrom, runDir); err != nil {
 			fail(err)
 		}
 		opts.Resume = true
 	}
-	opts.Meteor = captioner.MeteorChoice{Off: !*meteor, Data: *meteorData, Paraphrase: *meteorParaphrase}
+	opts.Meteor = train.MeteorChoice{Off: !*meteor, Data: *meteorData, Paraphrase: *meteorParaphrase}
 	opts.Progress = os.Stderr
 	opts.Logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 
@@ -190,8 +191,8 @@ func main() {
 	fmt.Fprintf(os.Stderr, "backend: %s\nrun folder: %s\n", desc, opts.Out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	res, err := captioner.Train(ctx, backend, opts)
-	if errors.Is(err, captioner.ErrInterrupted) {
+	res, err := train.Train(ctx, backend, opts)
+	if errors.Is(err, train.ErrInterrupted) {
 		fmt.Fprintln(os.Stderr, "\n"+err.Error())
 		os.Exit(130)
 	}

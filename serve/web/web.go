@@ -5,7 +5,7 @@
 // beam width, and POST /caption?num_beams=K&attention=true with the image as the body. It
 // shows the image and its caption; each word of the caption is a button that lays that
 // word's attention over the image as a viridis heat map (the colour map of
-// captioner.AttentionFigure, served from the Go table at /static/viridis.json), with one colour
+// viz.AttentionFigure, served from the Go table at /static/viridis.json), with one colour
 // scale for all words of the caption and a colour bar for it. When GET /v1/model gives
 // max_body_bytes, the page refuses larger files itself instead of uploading them.
 //
@@ -20,7 +20,7 @@
 //	/static/app.css        the style sheet
 //	/static/app.js         the script
 //	/static/favicon.svg    the icon
-//	/static/viridis.json   captioner.ViridisTable() as [[r, g, b], ...] (256 entries in [0, 1])
+//	/static/viridis.json   viz.ViridisTable() as [[r, g, b], ...] (256 entries in [0, 1])
 //
 // and answers anything else with 404 and a JSON body {"error": "..."}, and methods other than
 // GET and HEAD with 405. The page links its assets as /static/NAME?v=HASH, HASH a digest of
@@ -41,7 +41,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/viz"
 )
 
 //go:embed index.html static
@@ -119,11 +119,11 @@ func buildSite() (map[string]*asset, error) {
 	return s, nil
 }
 
-// ViridisJSON is captioner.ViridisTable() as JSON: 256 entries [r, g, b], each channel in
+// ViridisJSON is viz.ViridisTable() as JSON: 256 entries [r, g, b], each channel in
 // [0, 1], entry k for weights in [k/256, (k+1)/256) of the colour scale. The page draws its
-// heat maps and colour bar from it, as captioner.Viridis does (channels rounded to 8 bits).
+// heat maps and colour bar from it, as viz.Viridis does (channels rounded to 8 bits).
 func ViridisJSON() ([]byte, error) {
-	t := captioner.ViridisTable()
+	t := viz.ViridisTable()
 	return json.Marshal(t[:])
 }
 

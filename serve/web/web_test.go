@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/viz"
 )
 
 func get(t *testing.T, h http.Handler, method, target string, header map[string]string) *http.Response {
@@ -146,7 +146,7 @@ func TestViridisJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(body(t, r)), &got); err != nil {
 		t.Fatal(err)
 	}
-	want := captioner.ViridisTable()
+	want := viz.ViridisTable()
 	if len(got) != len(want) {
 		t.Fatalf("viridis.json has %d entries, want %d", len(got), len(want))
 	}
@@ -155,9 +155,9 @@ func TestViridisJSON(t *testing.T) {
 			t.Fatalf("viridis.json entry %d = %v, want %v", i, got[i], want[i])
 		}
 	}
-	// The page rounds channels to 8 bits as captioner.Viridis does.
+	// The page rounds channels to 8 bits as viz.Viridis does.
 	for _, k := range []int{0, 128, 255} {
-		c := captioner.Viridis(float64(k) / 256)
+		c := viz.Viridis(float64(k) / 256)
 		for ch, v := range []uint8{c.R, c.G, c.B} {
 			if js := uint8(got[k][ch]*255 + 0.5); js != v {
 				t.Errorf("entry %d channel %d: page %d, Go %d", k, ch, js, v)

@@ -1,0 +1,79 @@
+package captioner
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/attncap/attncap/captioner/decoder"
+	"github.com/attncap/attncap/captioner/decoder/lstm"
+	"github.com/attncap/attncap/captioner/decoder/transformer"
+)
+
+// This file is the one place that knows the decoder implementations: it maps Config.Decoder to
+// a decoder package and the flat config to that package's Options. Adding a decoder means a
+// package under captioner/decoder, a case in each switch below, and its fields in Config
+// (docs/architecture.md, "Adding a decoder").
+
+// NewDecoder returns the decoder cfg selects (Config.DecoderName). cfg must be valid.
+func NewDecoder(cfg *Config) decoder.Decoder {
+	if cfg.DecoderName() == DecoderTransformer {
+		return transformer.New(cfg.transformerOptions())
+	}
+	return lstm.New(cfg.lstmOptions())
+}
+
+func (c *Config) lstmOptions() lstm.Options {
+	return lstm.Options{VocabSize: c.VocabSize, EmbedDim: c.EmbedDim, HiddenDim: c.HiddenDim, AttentionDim: c.AttentionDim,
+		Dropout: c.Dropout, RegionCoords: c.RegionCoords, DType: c.DType}
+}
+
+func (c *Config) transformerOptions() transformer.Options {
+	return transformer.Options{VocabSize: c.VocabSize, MaxLen: c.MaxLen, Width: c.EmbedDim, Layers: c.Layers, Heads: c.Heads,
+		FFDim: c.FFDim, Dropout: c.Dropout, Positions: c.Positions, TieEmbeddings: c.TieEmbeddings, DType: c.DType}
+}
+
+// ValidateDecoder reports the first decoder setting that cannot work: the decoder's own
+// Options.Validate, and the config fields that belong to one decoder only (the attention
+// regulariser and region coordinates are the LSTM's).
+func (c *Config) ValidateDecoder() error {
+	switch c.DecoderName() {
+	case DecoderLSTM:
+		if err := c.lstmOptions().Validate(); err != nil {
+			return err
+		}
+		if c.AttentionReg < 0 || math.IsNaN(c.AttentionReg) {
+			return fmt.Errorf("attention regulariser λ = %v: want 0 (off) or more", c.AttentionReg)
+		}
+	case DecoderTransformer:
+		if err := c.transformerOptions().Validate(); err != nil {
+			return err
+		}
+		switch {
+		case c.AttentionReg != 0:
+			return fmt.Errorf("the attention regulariser (λ = %v) is defined for the LSTM's attention only; the transformer needs 0", c.AttentionReg)
+		case c.RegionCoords:
+			return fmt.Errorf("region coordinates (-region-coords) are for the LSTM decoder only")
+		}
+	default:
+		return fmt.Errorf("unknown decoder %q: want lstm or transformer", c.Decoder)
+	}
+	return nil
+}
+
+// DecoderSizes describes the decoder's sizes in words, for logs.
+func (c *Config) DecoderSizes() string {
+	if c.DecoderName() == DecoderTransformer {
+		pos := c.Positions
+		if c.TieEmbeddings {
+			pos += " positions, tied embeddings"
+		} else {
+			pos += " positions"
+		}
+		return fmt.Sprintf("width %d, %d layers of %d heads, feed-forward %d, dropout %v, %s", c.EmbedDim, c.Layers, c.Heads, c.FFDim, c.Dropout, pos)
+	}
+	sizes := fmt.Sprintf("embedding %d, hidden %d, attention %d, dropout %v", c.EmbedDim, c.HiddenDim, c.AttentionDim, c.Dropout)
+	if c.RegionCoords {
+		sizes += ", region coordinates"
+	}
+	return sizes
+}
