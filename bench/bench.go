@@ -235,7 +235,6 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	}
 	say := opts.say()
 	rng := rand.New(rand.NewPCG(1, 1))
-	var rows []Row
 	if len(opts.ResNetBatches) == 0 {
 		opts.ResNetBatches = []int{1, 16}
 	}
@@ -253,6 +252,45 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 		return pipelineRows(opts, rng)
 	}
 
+	rows, err := lstmStepRows(backend, opts, rng)
+	if err != nil {
+		return nil, err
+	}
+	enc, resnet, err := resnetRows(backend, opts, rng)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, resnet...)
+	transformerRows, err := decoderRows(backend, opts, rng)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, transformerRows...)
+	loops, err := loopRows(backend, opts, rng)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, loops...)
+
+	captions, err := captionRows(backend, enc, opts, rng)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, captions...)
+	say("image pipeline without an encoder, GOMAXPROCS 1 and 2")
+	pipeline, err := pipelineRows(opts, rng)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, pipeline...)
+	rows = append(rows, Row{Name: "peak memory (max RSS)", Unit: "MiB", Value: MaxRSSMiB()})
+	return rows, nil
+}
+
+// lstmStepRows times the LSTM decoder's training step at each of opts.DecoderBatches.
+func lstmStepRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, error) {
+	say := opts.say()
+	var rows []Row
 	for _, b := range opts.DecoderBatches {
 		say(fmt.Sprintf("decoder train step, batch %d", b))
 		step, err := DecoderStep(backend, captioner.DecoderLSTM, opts.DType, b, 1, rng)
@@ -270,11 +308,19 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 		rows = append(rows, opts.precision(r))
 	}
 
+	return rows, nil
+}
+
+// resnetRows times ResNet-50's forward pass at each of opts.ResNetBatches, and returns the
+// encoder-only model it timed.
+func resnetRows(backend compute.Backend, opts Options, rng *rand.Rand) (*captioner.Model, []Row, error) {
+	say := opts.say()
+	var rows []Row
 	cfg := captioner.DefaultConfig("resnet50")
 	cfg.Weights, cfg.DType = "", opts.DType // speed does not depend on the weights' values
 	enc, err := captioner.NewEncoderModel(backend, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, b := range opts.ResNetBatches {
 		say(fmt.Sprintf("ResNet-50 forward, batch %d", b))
@@ -288,7 +334,7 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 		}
 		secs, err := timeit(1, opts.Reps, forward)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		r := stats(fmt.Sprintf("ResNet-50 forward @224, batch %d", b), "img/s", float64(b), secs)
 		r.refArgs, r.refCount = []string{"resnet50", "--batch", strconv.Itoa(b)}, float64(b)
@@ -296,17 +342,14 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 		rows = append(rows, opts.precision(r))
 	}
 
-	transformerRows, err := decoderRows(backend, opts, rng)
-	if err != nil {
-		return nil, err
-	}
-	rows = append(rows, transformerRows...)
-	loops, err := loopRows(backend, opts, rng)
-	if err != nil {
-		return nil, err
-	}
-	rows = append(rows, loops...)
+	return enc, rows, nil
+}
 
+// captionRows times captioning one JPEG end to end (ResNet-50, beam 3) and the JPEG → features
+// pipeline of 32 images with enc.
+func captionRows(backend compute.Backend, enc *captioner.Model, opts Options, rng *rand.Rand) ([]Row, error) {
+	say := opts.say()
+	var rows []Row
 	say("caption one image, ResNet-50 + beam 3")
 	m, err := UntrainedCaptioner(backend, captioner.DecoderLSTM, opts.DType)
 	if err != nil {
@@ -349,13 +392,6 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	sort.Float64s(cpuUsed)
 	r.Note = fmt.Sprintf("%.0f%% of %d cores busy", 100*cpuUsed[len(cpuUsed)/2]/float64(numCPU()), numCPU())
 	rows = append(rows, opts.precision(r))
-	say("image pipeline without an encoder, GOMAXPROCS 1 and 2")
-	pipeline, err := pipelineRows(opts, rng)
-	if err != nil {
-		return nil, err
-	}
-	rows = append(rows, pipeline...)
-	rows = append(rows, Row{Name: "peak memory (max RSS)", Unit: "MiB", Value: MaxRSSMiB()})
 	return rows, nil
 }
 

@@ -65,8 +65,8 @@ func loopRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, err
 func trainedLoopRows(m *captioner.Model, regions *tensors.Tensor, opts Options, say func(string)) ([]Row, error) {
 	var rows []Row
 	for _, maxLen := range []int{m.Config.MaxLen, 51} {
-		if maxLen > m.Config.MaxLen && m.Config.DecoderName() == captioner.DecoderTransformer {
-			continue // the Transformer decodes at most its own MaxLen (its positions)
+		if limit := captioner.NewDecoder(m.Config).MaxLen(); limit > 0 && maxLen > limit {
+			continue // the decoder writes at most its own MaxLen (the Transformer's positions)
 		}
 		for _, beam := range []int{1, 3} {
 			for _, loop := range []decode.Loop{decode.LoopHost, decode.LoopGraph} {

@@ -1,10 +1,10 @@
 package captioner
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/attncap/attncap/captioner/layers"
@@ -153,24 +153,18 @@ func LoadModel(backend compute.Backend, dir string) (*Model, error) {
 	return m, nil
 }
 
-// reuseShape matches GoMLX's error for a variable loaded with one shape and built with another.
-var reuseShape = regexp.MustCompile(`requested to reuse variable "([^"]+)", but with (?:value with )?different shape from original: previous shape=(\([^)]*\)\[[^\]]*\]), requested shape=(\([^)]*\)\[[^\]]*\])`)
-
-// explainShapes turns GoMLX's message about a variable whose loaded shape differs from the one
-// the model's config builds (config.json edited, or weights from another model) into one that
-// names the variable, both shapes and the files; other errors pass unchanged.
+// explainShapes turns a graph-building error about a variable whose loaded value has another
+// shape (layers.ShapeMismatchError) into one that names the model folder's files and what to
+// do; other errors pass unchanged.
 func (m *Model) explainShapes(err error) error {
-	if err == nil {
-		return nil
-	}
-	match := reuseShape.FindStringSubmatch(err.Error())
-	if match == nil {
+	var mismatch *layers.ShapeMismatchError
+	if !errors.As(err, &mismatch) {
 		return err
 	}
 	where := "the loaded weights"
 	if m.dir != "" {
 		where = filepath.Join(m.dir, VariablesFile)
 	}
-	return fmt.Errorf("%s does not match the model's config (%s): variable %s is %s in the weights, but the config builds %s; "+
-		"restore the config.json saved with these weights, or use the weights it belongs to", where, filepath.Join(m.dir, ConfigFile), match[1], match[2], match[3])
+	return fmt.Errorf("%s does not match the model's config (%s): %w; "+
+		"restore the config.json saved with these weights, or use the weights it belongs to", where, filepath.Join(m.dir, ConfigFile), mismatch)
 }

@@ -16,17 +16,17 @@ import (
 // it is all a checkpoint folder needs to caption an image later. It is saved as config.json.
 type Config struct {
 	// Encoder is "tiny" or a ResNet name (resnet18, resnet34, resnet50, resnet101, resnet152).
-	Encoder string `json:"encoder" flag:"encoder"`
+	Encoder string `json:"encoder" flag:"encoder" help:"tiny (from scratch), resnet18, resnet34, resnet50, resnet101 or resnet152"`
 	// Weights identifies the encoder's pretrained weights ("hf:timm/resnet50.a1_in1k", a file
 	// path, or "" for random initialisation / trained from scratch).
-	Weights string `json:"weights,omitempty" flag:"weights"`
+	Weights string `json:"weights,omitempty" flag:"weights" help:"encoder weights: .safetensors file or hf:OWNER/REPO[@REV] (empty: trained from scratch)"`
 	// FineTuneFrom is the first ResNet stage (1..4) trained with the decoder; 0 freezes the
 	// encoder.
-	FineTuneFrom int `json:"finetune_from,omitempty" flag:"finetune"`
+	FineTuneFrom int `json:"finetune_from,omitempty" flag:"finetune" help:"first ResNet stage (1-4) to fine-tune; 0 keeps the encoder frozen"`
 	// ImageSize is the side S of the square input images.
-	ImageSize int `json:"image_size" flag:"image-size"`
+	ImageSize int `json:"image_size" flag:"image-size" help:"input image side, pixels"`
 	// GridSize, when > 0, average-pools the encoder grid to GridSize×GridSize regions.
-	GridSize int `json:"grid_size,omitempty" flag:"grid"`
+	GridSize int `json:"grid_size,omitempty" flag:"grid" help:"average-pool the encoder grid to G×G regions (0: keep it)"`
 	// Mean and Std normalise RGB values in [0,1].
 	Mean [3]float32 `json:"mean"`
 	Std  [3]float32 `json:"std"`
@@ -38,36 +38,36 @@ type Config struct {
 
 	// Decoder is "lstm" (Show, Attend and Tell; also when empty, as in checkpoints from before
 	// the Transformer) or "transformer".
-	Decoder string `json:"decoder,omitempty" flag:"decoder"`
+	Decoder string `json:"decoder,omitempty" flag:"decoder" help:"lstm (Show, Attend and Tell) or transformer"`
 
 	// EmbedDim is the word embedding size; for the Transformer also its model width d.
-	EmbedDim int `json:"embed_dim" flag:"embed"`
+	EmbedDim int `json:"embed_dim" flag:"embed" help:"word embedding size, the Transformer's width"`
 	// HiddenDim and AttentionDim are the LSTM's state and additive-attention sizes.
-	HiddenDim    int     `json:"hidden_dim" flag:"hidden"`
-	AttentionDim int     `json:"attention_dim" flag:"attention"`
-	Dropout      float64 `json:"dropout" flag:"dropout"`
+	HiddenDim    int     `json:"hidden_dim" flag:"hidden" help:"LSTM hidden size"`
+	AttentionDim int     `json:"attention_dim" flag:"attention" help:"LSTM attention size"`
+	Dropout      float64 `json:"dropout" flag:"dropout" help:"dropout (LSTM: before the output layer; Transformer: every block)"`
 	// AttentionReg is λ of the doubly-stochastic attention regulariser (LSTM only).
-	AttentionReg float64 `json:"attention_reg"`
+	AttentionReg float64 `json:"attention_reg" flag:"attention-reg" help:"LSTM: λ of the doubly-stochastic attention regulariser, λ·mean over regions of (1 − Σ_t α)² added to the loss (0 turns it off)"`
 	// RegionCoords appends each region's grid position (x, y in (−1, 1), its cell's centre)
 	// to its features before the LSTM decoder sees them (LSTM only; lstm.WithRegionCoords), so that
 	// attention and the context vector say where an object is, not only what it looks like.
-	RegionCoords bool `json:"region_coords,omitempty" flag:"region-coords"`
+	RegionCoords bool `json:"region_coords,omitempty" flag:"region-coords" help:"LSTM: append each region's grid position (x, y) to its features, so attention and the context know where an object is"`
 
 	// Transformer decoder: Layers pre-norm blocks of Heads heads (d/Heads wide each) and a
 	// feed-forward block FFDim wide; Positions "learned" or "sinusoidal"; TieEmbeddings shares
 	// the word embedding with the output layer (logits = x·Eᵀ + b).
-	Layers        int    `json:"layers,omitempty" flag:"layers"`
-	Heads         int    `json:"heads,omitempty" flag:"heads"`
-	FFDim         int    `json:"ff_dim,omitempty" flag:"ff"`
-	Positions     string `json:"positions,omitempty" flag:"positions"`
-	TieEmbeddings bool   `json:"tie_embeddings,omitempty" flag:"tie-embeddings"`
+	Layers        int    `json:"layers,omitempty" flag:"layers" help:"Transformer layers"`
+	Heads         int    `json:"heads,omitempty" flag:"heads" help:"Transformer attention heads"`
+	FFDim         int    `json:"ff_dim,omitempty" flag:"ff" help:"Transformer feed-forward width"`
+	Positions     string `json:"positions,omitempty" flag:"positions" help:"Transformer word positions: learned or sinusoidal"`
+	TieEmbeddings bool   `json:"tie_embeddings,omitempty" flag:"tie-embeddings" help:"Transformer: share the word embedding with the output layer"`
 
 	// DType is the compute precision: "" or "float32" (the default; the graphs compute in the
 	// dtype of their inputs, float32), or "bfloat16": activations and matrix products of the
 	// encoder and decoder in bfloat16, with float32 variables (so Adam's moments and checkpoints
 	// are float32) and float32 softmaxes, layer-norm statistics, LSTM cell state and outputs
 	// (captioner/layers, docs/performance.md).
-	DType string `json:"dtype,omitempty" flag:"dtype"`
+	DType string `json:"dtype,omitempty" flag:"dtype" help:"compute precision: float32, or bfloat16 (matrix products and activations in bfloat16 with float32 variables, Adam moments, softmaxes, layer norms and loss: for GPUs with bfloat16 tensor cores; see docs/performance.md)"`
 }
 
 // Compute precisions (Config.DType).
@@ -168,13 +168,7 @@ func (c *Config) Validate() error {
 }
 
 // SaveConfig writes c as JSON, atomically.
-func SaveConfig(path string, c *Config) error {
-	data, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, append(data, '\n'))
-}
+func SaveConfig(path string, c *Config) error { return atomicfile.WriteJSON(path, c) }
 
 // LoadConfig reads a config.json written by SaveConfig and validates it.
 func LoadConfig(path string) (*Config, error) {

@@ -60,6 +60,26 @@ func (c *Config) ValidateDecoder() error {
 	return nil
 }
 
+// DefaultLR is the cross-entropy stage's Adam learning rate for a decoder over an encoder: the
+// LSTM's 1e-3 (2e-3 over the tiny encoder); the Transformer's 5e-4 (1e-3 over the tiny
+// encoder), see docs/decoders.md.
+func DefaultLR(encoderName, decoderName string) float64 {
+	if decoderName == DecoderTransformer {
+		if encoderName == "tiny" {
+			return 1e-3
+		}
+		return 5e-4
+	}
+	if encoderName == "tiny" {
+		return 2e-3
+	}
+	return 1e-3
+}
+
+// TakesRegionCoords says whether the configured decoder can take region coordinates
+// (Config.RegionCoords): the LSTM can.
+func (c *Config) TakesRegionCoords() bool { return c.DecoderName() == DecoderLSTM }
+
 // DecoderSizes describes the decoder's sizes in words, for logs.
 func (c *Config) DecoderSizes() string {
 	if c.DecoderName() == DecoderTransformer {

@@ -10,7 +10,7 @@ import (
 	"github.com/attncap/attncap/captioner/encoder"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train/loss"
@@ -64,22 +64,22 @@ func NewEncoderModel(backend compute.Backend, cfg Config) (*Model, error) {
 // [B,R,C], captions [B·K,T] int32] — K captions per image, image b's captions in rows
 // b·K … b·K+K−1, so each image is encoded once; predictions are [logits [B·K,T−1,V],
 // attention [B·K,T−1,R]].
-func (m *Model) ModelFn() func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
+func (m *Model) ModelFn() func(scope *model.Scope, inputs []*Node) []*Node {
 	cfg := m.Config
-	return func(scope *model.Scope, inputs []*graph.Node) []*graph.Node {
+	return func(scope *model.Scope, inputs []*Node) []*Node {
 		regions, captions := inputs[0], inputs[1]
 		if regions.Rank() == 4 {
 			regions = encoder.Regions(scope, cfg.EncoderOptions(), regions)
 		}
 		regions = RepeatRows(regions, captions.Shape().Dimensions[0])
 		logits, alphas := NewDecoder(cfg).TeacherForced(scope, regions, captions)
-		return []*graph.Node{logits, alphas}
+		return []*Node{logits, alphas}
 	}
 }
 
 // RepeatRows repeats each row of x [B, …] k = rows/B times in place: [B·k, …] (an image's
 // regions once per caption or hypothesis row).
-func RepeatRows(x *graph.Node, rows int) *graph.Node {
+func RepeatRows(x *Node, rows int) *Node {
 	d := x.Shape().Dimensions
 	if d[0] == rows {
 		return x
@@ -88,12 +88,12 @@ func RepeatRows(x *graph.Node, rows int) *graph.Node {
 		panic(fmt.Sprintf("%d caption rows for %d images: not a whole number of captions per image", rows, d[0]))
 	}
 	k := rows / d[0]
-	tiled := graph.BroadcastToDims(graph.InsertAxes(x, 1), append([]int{d[0], k}, d[1:]...)...)
-	return graph.Reshape(tiled, append([]int{rows}, d[1:]...)...)
+	tiled := BroadcastToDims(InsertAxes(x, 1), append([]int{d[0], k}, d[1:]...)...)
+	return Reshape(tiled, append([]int{rows}, d[1:]...)...)
 }
 
 // LossGraph is the evaluation loss (cross-entropy part) for [imagesOrRegions, captions].
-func (m *Model) LossGraph(scope *model.Scope, inputs []*graph.Node) *graph.Node {
+func (m *Model) LossGraph(scope *model.Scope, inputs []*Node) *Node {
 	preds := m.ModelFn()(scope, inputs)
 	_, ce := decoder.CaptionLoss(inputs[1], preds[0], preds[1], m.Config.AttentionReg)
 	return ce
@@ -102,7 +102,7 @@ func (m *Model) LossGraph(scope *model.Scope, inputs []*graph.Node) *graph.Node 
 // LossFn is decoder.CaptionLoss for train.Trainer, with labels [captions].
 func (m *Model) LossFn() loss.LossFn {
 	cfg := m.Config
-	return func(labels, predictions []*graph.Node) *graph.Node {
+	return func(labels, predictions []*Node) *Node {
 		l, _ := decoder.CaptionLoss(labels[0], predictions[0], predictions[1], cfg.AttentionReg)
 		return l
 	}
@@ -154,13 +154,13 @@ func (m *Model) ResetCompiled() {
 func (m *Model) compile() error {
 	m.once.Do(func() {
 		cfg := m.Config
-		m.encodeExec, m.execErr = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, images *graph.Node) *graph.Node {
+		m.encodeExec, m.execErr = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, images *Node) *Node {
 			return encoder.Regions(scope, cfg.EncoderOptions(), images)
 		})
 		if m.execErr != nil {
 			return
 		}
-		m.gridE, m.execErr = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, images *graph.Node) *graph.Node {
+		m.gridE, m.execErr = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, images *Node) *Node {
 			return encoder.Grid(scope, cfg.EncoderOptions(), images)
 		})
 		if m.execErr != nil {

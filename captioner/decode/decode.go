@@ -355,91 +355,116 @@ func Beam(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Caption,
 	if err != nil {
 		return nil, err
 	}
-	numImages := s.rows / perImage
-	live := make([][]hypothesis, numImages)
-	finished := make([][]hypothesis, numImages)
-	greedy := make([]hypothesis, numImages)
-	greedyDone := make([]bool, numImages)
-	for b := range live {
-		live[b] = []hypothesis{{row: b * perImage}}
-		greedy[b].row = b*perImage + k
-		greedyDone[b] = k == 1
-	}
-	parents, prev := make([]int32, s.rows), make([]int32, s.rows)
-	for i := range parents {
-		parents[i], prev[i] = int32(i), text.StartID
-	}
-	type candidate struct {
-		parent int // index into live[b]
-		word   int
-		score  float64
-	}
+	b := newBeams(s.rows/perImage, k, perImage)
 	for t := 0; t < maxSteps(m, opts); t++ {
-		words, alpha, err := s.step(parents, prev)
+		words, alpha, err := s.step(b.parents, b.prev)
 		if err != nil {
 			return nil, err
 		}
 		active := false
-		for b := 0; b < numImages; b++ {
-			if !greedyDone[b] {
-				g := &greedy[b]
-				word, done := g.advanceGreedy(words[g.row], s.rowAttention(alpha, g.row))
-				greedyDone[b], prev[g.row] = done, word
-				active = active || !done
-			}
-			if len(live[b]) == 0 {
-				continue
-			}
-			var cands []candidate
-			for j, h := range live[b] {
-				row := words[h.row]
-				for i, w := range row.ids {
-					cands = append(cands, candidate{j, int(w), h.logProb + row.logProbs[i]})
-				}
-			}
-			sort.SliceStable(cands, func(x, y int) bool { return cands[x].score > cands[y].score }) // ties: earlier hypothesis, then better word
-			var next []hypothesis
-			var nextParents []int32 // row whose state each next hypothesis continues
-			for _, c := range cands {
-				if len(next) == k || len(finished[b]) >= k {
-					break
-				}
-				h := live[b][c.parent]
-				if c.word == text.EndID {
-					f := h
-					f.logProb = c.score
-					finished[b] = append(finished[b], f)
-					continue
-				}
-				next = append(next, h.extend(int32(c.word), c.score-h.logProb, s.rowAttention(alpha, h.row), b*perImage+len(next)))
-				nextParents = append(nextParents, int32(h.row))
-			}
-			if len(finished[b]) >= k {
-				next = nil
-			}
-			// Lay out the next step: beam row b·perImage+j continues its parent's state; unused
-			// rows idle.
-			for j := 0; j < k; j++ {
-				r := b*perImage + j
-				if j < len(next) {
-					parents[r], prev[r] = nextParents[j], next[j].tokens[len(next[j].tokens)-1]
-				} else {
-					parents[r], prev[r] = int32(b*perImage), text.EndID
-				}
-			}
-			live[b] = next
-			active = active || len(next) > 0
+		for img := range b.live {
+			active = b.advance(img, words, s.rowAttention, alpha) || active
 		}
 		if !active {
 			break
 		}
 	}
-	caps := make([]Caption, numImages)
-	for b := range caps {
-		best, isFinished := pickBeamCaption(finished[b], live[b], greedy[b], greedyDone[b], k, opts.LengthNorm)
-		caps[b] = toCaption(m, best, isFinished)
+	caps := make([]Caption, len(b.live))
+	for img := range caps {
+		best, isFinished := pickBeamCaption(b.finished[img], b.live[img], b.greedy[img], b.greedyDone[img], k, opts.LengthNorm)
+		caps[img] = toCaption(m, best, isFinished)
 	}
 	return caps, nil
+}
+
+// beams is the host loop's beam search state: per image its live and finished hypotheses and
+// its greedy row, and the parent row and word of every step row.
+type beams struct {
+	k, perImage   int
+	live          [][]hypothesis
+	finished      [][]hypothesis
+	greedy        []hypothesis
+	greedyDone    []bool
+	parents, prev []int32
+}
+
+// newBeams starts every image with one empty live hypothesis in its first row and, for k > 1,
+// the greedy row last.
+func newBeams(numImages, k, perImage int) *beams {
+	b := &beams{k: k, perImage: perImage, live: make([][]hypothesis, numImages), finished: make([][]hypothesis, numImages),
+		greedy: make([]hypothesis, numImages), greedyDone: make([]bool, numImages),
+		parents: make([]int32, numImages*perImage), prev: make([]int32, numImages*perImage)}
+	for img := range b.live {
+		b.live[img] = []hypothesis{{row: img * perImage}}
+		b.greedy[img].row = img*perImage + k
+		b.greedyDone[img] = k == 1
+	}
+	for i := range b.parents {
+		b.parents[i], b.prev[i] = int32(i), text.StartID
+	}
+	return b
+}
+
+// advance takes one step for image img from its rows' best words: the greedy row's word, then
+// the live hypotheses' continuations ranked by total log-probability (ties: the earlier
+// hypothesis, then the better word); going down that list a continuation takes the next beam
+// slot and an <end> finishes its hypothesis, until k continuations are taken or k captions have
+// finished. It lays out the image's rows for the next step and says whether the image is still
+// decoding.
+func (b *beams) advance(img int, words []rowWords, rowAttention func(alpha []float32, row int) []float32, alpha []float32) bool {
+	active := false
+	if !b.greedyDone[img] {
+		g := &b.greedy[img]
+		word, done := g.advanceGreedy(words[g.row], rowAttention(alpha, g.row))
+		b.greedyDone[img], b.prev[g.row] = done, word
+		active = !done
+	}
+	if len(b.live[img]) == 0 {
+		return active
+	}
+	type candidate struct {
+		parent int // index into live[img]
+		word   int
+		score  float64
+	}
+	var cands []candidate
+	for j, h := range b.live[img] {
+		row := words[h.row]
+		for i, w := range row.ids {
+			cands = append(cands, candidate{j, int(w), h.logProb + row.logProbs[i]})
+		}
+	}
+	sort.SliceStable(cands, func(x, y int) bool { return cands[x].score > cands[y].score })
+	var next []hypothesis
+	var nextParents []int32 // row whose state each next hypothesis continues
+	for _, c := range cands {
+		if len(next) == b.k || len(b.finished[img]) >= b.k {
+			break
+		}
+		h := b.live[img][c.parent]
+		if c.word == text.EndID {
+			f := h
+			f.logProb = c.score
+			b.finished[img] = append(b.finished[img], f)
+			continue
+		}
+		next = append(next, h.extend(int32(c.word), c.score-h.logProb, rowAttention(alpha, h.row), img*b.perImage+len(next)))
+		nextParents = append(nextParents, int32(h.row))
+	}
+	if len(b.finished[img]) >= b.k {
+		next = nil
+	}
+	// Beam row img·perImage+j continues its parent's state; unused rows idle.
+	for j := 0; j < b.k; j++ {
+		r := img*b.perImage + j
+		if j < len(next) {
+			b.parents[r], b.prev[r] = nextParents[j], next[j].tokens[len(next[j].tokens)-1]
+		} else {
+			b.parents[r], b.prev[r] = int32(img*b.perImage), text.EndID
+		}
+	}
+	b.live[img] = next
+	return active || len(next) > 0
 }
 
 // pickBeamCaption is beam search's answer for one image: the best finished caption, or the

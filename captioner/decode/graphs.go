@@ -5,7 +5,7 @@ import (
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/ml/model"
 )
 
@@ -25,7 +25,7 @@ const (
 func prepareExec(m *captioner.Model, steps int) (*model.Exec, error) {
 	dec := captioner.NewDecoder(m.Config)
 	return m.Exec(captioner.ExecKey{Graph: graphPrepare, Steps: steps}, func() (*model.Exec, error) {
-		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) []*graph.Node {
+		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *Node) []*Node {
 			memory, state := dec.Prepare(scope, regions, steps)
 			return append(memory, state...)
 		})
@@ -45,40 +45,40 @@ func prepareExec(m *captioner.Model, steps int) (*model.Exec, error) {
 func stepExec(m *captioner.Model, n int, attention bool) (*model.Exec, error) {
 	dec := decoderFor(m, attention)
 	return m.Exec(captioner.ExecKey{Graph: graphStep, Width: n, Attention: attention}, func() (*model.Exec, error) {
-		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
 			regions, parents, prev, position := in[0], in[1], in[2], in[3]
 			numMemory, _ := dec.Slots()
 			memory, state := in[4:4+numMemory], in[4+numMemory:]
 			if n > 1 {
-				idx := graph.InsertAxes(parents, -1)
+				idx := InsertAxes(parents, -1)
 				for i := range state {
-					state[i] = graph.Gather(state[i], idx)
+					state[i] = Gather(state[i], idx)
 				}
 			}
 			logits, next, alpha := dec.Step(scope, regions, memory, state, prev, position)
 			if alpha == nil {
-				alpha = graph.ScalarZero(regions.Graph(), regions.DType())
+				alpha = ScalarZero(regions.Graph(), regions.DType())
 			}
-			values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), n)
-			return append([]*graph.Node{values, ids, alpha}, next...)
+			values, ids := TopAllowedWords(LogSoftmax(logits, -1), n)
+			return append([]*Node{values, ids, alpha}, next...)
 		})
 	})
 }
 
 // AllowedLogProbs sets the log-probabilities [N, V] of the words no decoder may emit, <pad>
 // and <start>, to −∞.
-func AllowedLogProbs(logProbs *graph.Node) *graph.Node {
+func AllowedLogProbs(logProbs *Node) *Node {
 	g := logProbs.Graph()
-	ids := graph.Iota(g, shapes.Make(dtypes.Int32, logProbs.Shape().Dimensions...), 1)
-	banned := graph.Or(graph.Equal(ids, graph.Scalar(g, dtypes.Int32, text.PadID)), graph.Equal(ids, graph.Scalar(g, dtypes.Int32, text.StartID)))
-	return graph.Where(banned, graph.Infinity(g, logProbs.DType(), -1), logProbs)
+	ids := Iota(g, shapes.Make(dtypes.Int32, logProbs.Shape().Dimensions...), 1)
+	banned := Or(Equal(ids, Scalar(g, dtypes.Int32, text.PadID)), Equal(ids, Scalar(g, dtypes.Int32, text.StartID)))
+	return Where(banned, Infinity(g, logProbs.DType(), -1), logProbs)
 }
 
 // TopAllowedWords returns, for each row of logProbs [N, V], the n highest values over the
 // words a decoder may emit (AllowedLogProbs) and their ids (int32), best first; ties go to the
 // lower id. Past the allowed words the values are -inf. It takes n rounds of ArgMax (topN)
 // rather than a full sort, which is cheap for the small n of a beam on every backend.
-func TopAllowedWords(logProbs *graph.Node, n int) (values, ids *graph.Node) {
+func TopAllowedWords(logProbs *Node, n int) (values, ids *Node) {
 	return topN(AllowedLogProbs(logProbs), n)
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -70,7 +70,7 @@ func ParseLoop(s string) (Loop, error) {
 func greedyLoopExec(m *captioner.Model, steps int, attention bool) (*model.Exec, error) {
 	dec := decoderFor(m, attention)
 	return m.Exec(captioner.ExecKey{Graph: graphGreedy, Steps: steps, Attention: attention}, func() (*model.Exec, error) {
-		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) []*graph.Node {
+		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, regions *Node) []*Node {
 			return greedyLoopGraph(scope, dec, regions, steps, attention)
 		})
 	})
@@ -78,21 +78,21 @@ func greedyLoopExec(m *captioner.Model, steps int, attention bool) (*model.Exec,
 
 // greedyLoopGraph builds greedyLoopExec's graph: the loop state is the decoder's state and a
 // greedyRows per row.
-func greedyLoopGraph(scope *model.Scope, dec decoder.Decoder, regions *graph.Node, steps int, attention bool) []*graph.Node {
+func greedyLoopGraph(scope *model.Scope, dec decoder.Decoder, regions *Node, steps int, attention bool) []*Node {
 	g := regions.Graph()
 	rows, numRegions := regions.Shape().Dimensions[0], regions.Shape().Dimensions[1]
 	memory, state := dec.Prepare(scope, regions, steps)
 	numState := len(state)
-	prev := graph.BroadcastToDims(graph.Scalar(g, dtypes.Int32, text.StartID), rows)
+	prev := BroadcastToDims(Scalar(g, dtypes.Int32, text.StartID), rows)
 	start := append(append(state, prev), newGreedyRows(g, rows, steps, numRegions, regions.DType(), attention).flat()...)
-	final := wordLoop(g, steps, start, func(t *graph.Node, loop []*graph.Node) []*graph.Node {
+	final := wordLoop(g, steps, start, func(t *Node, loop []*Node) []*Node {
 		row := greedyRowsFrom(loop[numState+1:], attention)
 		logits, next, alpha := dec.Step(scope, regions, memory, loop[:numState], loop[numState], t)
-		values, ids := TopAllowedWords(graph.LogSoftmax(logits, -1), 1)
-		row, word := row.advance(t, graph.Reshape(values, rows), graph.Reshape(ids, rows), alpha)
+		values, ids := TopAllowedWords(LogSoftmax(logits, -1), 1)
+		row, word := row.advance(t, Reshape(values, rows), Reshape(ids, rows), alpha)
 		return append(append(next, word), row.flat()...)
 	})
-	return greedyRowsFrom(final[numState+1:], attention).outputs(graph.ScalarZero(g, regions.DType()))
+	return greedyRowsFrom(final[numState+1:], attention).outputs(ScalarZero(g, regions.DType()))
 }
 
 // wordLoop runs a decoding loop in one graph, unrolled: step(t, state) for t = 0 … steps−1,
@@ -102,9 +102,9 @@ func greedyLoopGraph(scope *model.Scope, dec decoder.Decoder, regions *graph.Nod
 // (a While body's matrix product waits for the workers that the enclosing graph's executors
 // hold; with sequential execution, constants captured by the body are not available to it),
 // so it could not be tested here (docs/performance.md).
-func wordLoop(g *graph.Graph, steps int, state []*graph.Node, step func(t *graph.Node, state []*graph.Node) []*graph.Node) []*graph.Node {
+func wordLoop(g *Graph, steps int, state []*Node, step func(t *Node, state []*Node) []*Node) []*Node {
 	for t := 0; t < steps; t++ {
-		state = step(graph.Scalar(g, dtypes.Int32, t), state)
+		state = step(Scalar(g, dtypes.Int32, t), state)
 	}
 	return state
 }
@@ -112,34 +112,34 @@ func wordLoop(g *graph.Graph, steps int, state []*graph.Node, step func(t *graph
 // greedyRows is the loop state of greedy decoding in a graph, for N rows and T steps: the words
 // chosen so far, their log-probabilities and attention, written at column t of step t.
 type greedyRows struct {
-	done     *graph.Node // [N] bool: the row has emitted <end>
-	words    *graph.Node // [N, T] int32, <pad> where not written or after <end>
-	logProbs *graph.Node // [N, T], 0 where not written or after <end>
-	alphas   *graph.Node // [N, T, R]; nil without attention
+	done     *Node // [N] bool: the row has emitted <end>
+	words    *Node // [N, T] int32, <pad> where not written or after <end>
+	logProbs *Node // [N, T], 0 where not written or after <end>
+	alphas   *Node // [N, T, R]; nil without attention
 }
 
-func newGreedyRows(g *graph.Graph, rows, steps, numRegions int, dtype dtypes.DType, attention bool) greedyRows {
+func newGreedyRows(g *Graph, rows, steps, numRegions int, dtype dtypes.DType, attention bool) greedyRows {
 	r := greedyRows{
-		done:     graph.BroadcastToDims(graph.Const(g, false), rows),
-		words:    graph.Zeros(g, shapes.Make(dtypes.Int32, rows, steps)), // text.PadID
-		logProbs: graph.Zeros(g, shapes.Make(dtype, rows, steps)),
+		done:     BroadcastToDims(Const(g, false), rows),
+		words:    Zeros(g, shapes.Make(dtypes.Int32, rows, steps)), // text.PadID
+		logProbs: Zeros(g, shapes.Make(dtype, rows, steps)),
 	}
 	if attention {
-		r.alphas = graph.Zeros(g, shapes.Make(dtype, rows, steps, numRegions))
+		r.alphas = Zeros(g, shapes.Make(dtype, rows, steps, numRegions))
 	}
 	return r
 }
 
 // flat lists the row's tensors as loop state; greedyRowsFrom reads them back.
-func (r greedyRows) flat() []*graph.Node {
-	out := []*graph.Node{r.done, r.words, r.logProbs}
+func (r greedyRows) flat() []*Node {
+	out := []*Node{r.done, r.words, r.logProbs}
 	if r.alphas != nil {
 		out = append(out, r.alphas)
 	}
 	return out
 }
 
-func greedyRowsFrom(nodes []*graph.Node, attention bool) greedyRows {
+func greedyRowsFrom(nodes []*Node, attention bool) greedyRows {
 	r := greedyRows{done: nodes[0], words: nodes[1], logProbs: nodes[2]}
 	if attention {
 		r.alphas = nodes[3]
@@ -150,29 +150,29 @@ func greedyRowsFrom(nodes []*graph.Node, attention bool) greedyRows {
 // advance records step t from each row's best allowed word (value, id [N]; alpha [N, R], or
 // nil): a row that has ended writes <pad> and 0. It returns the new state and the word each
 // row reads next.
-func (r greedyRows) advance(t, value, id, alpha *graph.Node) (greedyRows, *graph.Node) {
+func (r greedyRows) advance(t, value, id, alpha *Node) (greedyRows, *Node) {
 	g := value.Graph()
-	id = graph.Where(r.done, graph.Scalar(g, dtypes.Int32, text.PadID), id)
-	value = graph.Where(r.done, graph.ZerosLike(value), value)
-	column := graph.Equal(graph.Iota(g, shapes.Make(dtypes.Int32, 1, r.words.Shape().Dimensions[1]), 1), t) // [1, T]
+	id = Where(r.done, Scalar(g, dtypes.Int32, text.PadID), id)
+	value = Where(r.done, ZerosLike(value), value)
+	column := Equal(Iota(g, shapes.Make(dtypes.Int32, 1, r.words.Shape().Dimensions[1]), 1), t) // [1, T]
 	next := greedyRows{
-		done:     graph.Or(r.done, graph.Equal(id, graph.Scalar(g, dtypes.Int32, text.EndID))),
-		words:    graph.Where(column, graph.InsertAxes(id, -1), r.words),
-		logProbs: graph.Where(column, graph.InsertAxes(value, -1), r.logProbs),
+		done:     Or(r.done, Equal(id, Scalar(g, dtypes.Int32, text.EndID))),
+		words:    Where(column, InsertAxes(id, -1), r.words),
+		logProbs: Where(column, InsertAxes(value, -1), r.logProbs),
 	}
 	if r.alphas != nil {
-		next.alphas = graph.Where(graph.InsertAxes(column, -1), graph.InsertAxes(alpha, 1), r.alphas)
+		next.alphas = Where(InsertAxes(column, -1), InsertAxes(alpha, 1), r.alphas)
 	}
 	return next, id
 }
 
 // outputs are the words [N, T], log-probabilities [N, T] and attention [N, T, R] (zero
 // without attention).
-func (r greedyRows) outputs(zero *graph.Node) []*graph.Node {
+func (r greedyRows) outputs(zero *Node) []*Node {
 	if r.alphas == nil {
-		return []*graph.Node{r.words, r.logProbs, zero}
+		return []*Node{r.words, r.logProbs, zero}
 	}
-	return []*graph.Node{r.words, r.logProbs, r.alphas}
+	return []*Node{r.words, r.logProbs, r.alphas}
 }
 
 // greedyInGraph is Greedy with the loop in one graph (greedyLoopExec): the same captions,

@@ -71,9 +71,27 @@ func FullPrecision(dt dtypes.DType) dtypes.DType {
 func ToFull(x *Node) *Node { return ConvertDType(x, FullPrecision(x.DType())) }
 
 // NewVariable returns scope's variable name, shaped dims, at FullPrecision(dtype) for
-// activations of dtype: created with the scope's initializer on first use.
+// activations of dtype: created with the scope's initializer on first use. A variable already
+// in the store with another shape (weights loaded for another configuration) panics with a
+// *ShapeMismatchError, which graph building returns as an error.
 func NewVariable(scope *model.Scope, name string, dtype dtypes.DType, dims ...int) *model.Variable {
-	return scope.VariableWithShape(name, shapes.Make(FullPrecision(dtype), dims...))
+	want := shapes.Make(FullPrecision(dtype), dims...)
+	path := model.JoinPath(scope.Scope(), name)
+	if v := scope.Store().GetVariable(path); v != nil && !v.Shape().Equal(want) {
+		panic(&ShapeMismatchError{Path: path, Have: v.Shape(), Want: want})
+	}
+	return scope.VariableWithShape(name, want)
+}
+
+// ShapeMismatchError is a variable whose stored value (loaded weights) has another shape than
+// the model being built asks for.
+type ShapeMismatchError struct {
+	Path       string       // the variable, e.g. "/decoder/lstm/dense/weights"
+	Have, Want shapes.Shape // in the store; asked for by the graph
+}
+
+func (e *ShapeMismatchError) Error() string {
+	return fmt.Sprintf("variable %s is %s in the weights, but the config builds %s", e.Path, e.Have, e.Want)
 }
 
 // ValueAs is v's value in g, converted to dtype.

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/datasets/text"
+	"github.com/attncap/attncap/internal/atomicfile"
 )
 
 // COCOAnnotations is a COCO captions annotation file: images and their reference captions.
@@ -70,11 +70,7 @@ func ParseCOCOResults(name string, data []byte) ([]COCOResult, error) {
 
 // WriteCOCOResults writes results as a COCO results file.
 func WriteCOCOResults(path string, results []COCOResult) error {
-	data, err := json.MarshalIndent(results, "", " ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(data, '\n'), 0o644)
+	return atomicfile.WriteJSON(path, results)
 }
 
 // EvaluateCOCOFiles scores a results file against an annotation file, as scripts/evaluate does,

@@ -417,8 +417,17 @@ func JudgeObjects(w *ObjectWords, caption string, img datasets.ShapesImage) Obje
 	j := ObjectJudgement{Image: img.FileName, Caption: caption, Objects: len(img.Objects)}
 	ms := w.findMentions(tok)
 
-	// Match the named objects to the image's: exact (with the size) first, then by colour and
-	// shape, then sized ones whose size is wrong.
+	link := j.matchObjects(ms, img)
+	j.judgeCount(tok, len(img.Objects))
+	j.Claims = spatialClaims(tok, ms, link, img)
+	return j
+}
+
+// matchObjects matches the named objects to the image's — exact (with the size) first, then by
+// colour and shape, then sized ones whose size is wrong — recording extra, missing and
+// wrongly sized objects in j. It returns, per mention, the object it names when it names one
+// object that is there (-1 otherwise).
+func (j *ObjectJudgement) matchObjects(ms []mention, img datasets.ShapesImage) (link []int) {
 	type item struct{ m, gt int }
 	var items []item
 	for mi, m := range ms {
@@ -427,7 +436,7 @@ func JudgeObjects(w *ObjectWords, caption string, img datasets.ShapesImage) Obje
 		}
 	}
 	used := make([]bool, len(img.Objects))
-	link := make([]int, len(ms)) // mention → object, when it names one object that is there
+	link = make([]int, len(ms))
 	for i := range link {
 		link[i] = -1
 	}
@@ -464,39 +473,55 @@ func JudgeObjects(w *ObjectWords, caption string, img datasets.ShapesImage) Obje
 			j.Missing = append(j.Missing, o.Name())
 		}
 	}
+	return link
+}
+
+// judgeCount checks the counts the caption states against the image's number of objects and decides
+// whether the caption is correct.
+func (j *ObjectJudgement) judgeCount(tok []string, objects int) {
 	countOK := true
 	for _, n := range statedCounts(tok) {
 		if j.StatedCount == 0 {
 			j.StatedCount = n
 		}
-		countOK = countOK && n == len(img.Objects)
+		countOK = countOK && n == objects
 	}
 	j.Correct = len(j.Missing) == 0 && len(j.Extra) == 0 && len(j.WrongSize) == 0 && countOK
 
-	// Spatial claims.
+}
+
+// mentionBefore is the mention ending right before token i ("is"/"are" may come between), or -1.
+func mentionBefore(tok []string, ms []mention, i int) int {
+	for mi, m := range ms {
+		if m.end == i || (m.end == i-1 && (tok[i-1] == "is" || tok[i-1] == "are")) {
+			return mi
+		}
+	}
+	return -1
+}
+
+// mentionAt is the mention starting at token i, or -1.
+func mentionAt(ms []mention, i int) int {
+	for mi, m := range ms {
+		if m.start == i {
+			return mi
+		}
+	}
+	return -1
+}
+
+// spatialClaims judges the caption's spatial claims (relations, positions, orders) about the
+// mentions ms, linked to the image's objects by link.
+func spatialClaims(tok []string, ms []mention, link []int, img datasets.ShapesImage) []SpatialClaim {
+	var claims []SpatialClaim
 	inMention := make([]bool, len(tok))
 	for _, m := range ms {
 		for k := m.start; k < m.end; k++ {
 			inMention[k] = true
 		}
 	}
-	// before returns the mention ending right before token i ("is"/"are" may come between).
-	before := func(i int) int {
-		for mi, m := range ms {
-			if m.end == i || (m.end == i-1 && (tok[i-1] == "is" || tok[i-1] == "are")) {
-				return mi
-			}
-		}
-		return -1
-	}
-	after := func(i int) int {
-		for mi, m := range ms {
-			if m.start == i {
-				return mi
-			}
-		}
-		return -1
-	}
+	before := func(i int) int { return mentionBefore(tok, ms, i) }
+	after := func(i int) int { return mentionAt(ms, i) }
 	for i := 0; i < len(tok); i++ {
 		if inMention[i] {
 			continue
@@ -526,7 +551,7 @@ func JudgeObjects(w *ObjectWords, caption string, img datasets.ShapesImage) Obje
 				truth := datasets.ShapeRelation(img.Objects[ga], img.Objects[gb])
 				c.Correct, c.Truth = truth == p.say, ms[a].words()+" "+truth+" "+ms[b].words()
 			}
-			j.Claims = append(j.Claims, c)
+			claims = append(claims, c)
 		case "position":
 			a := before(i)
 			if a < 0 || (end < len(tok) && tok[end] == "of") {
@@ -539,7 +564,7 @@ func JudgeObjects(w *ObjectWords, caption string, img datasets.ShapesImage) Obje
 				truth := datasets.ShapePosition(img.Objects[g], img.Width, img.Height)
 				c.Correct, c.Truth = truth == p.say, ms[a].words()+" "+truth
 			}
-			j.Claims = append(j.Claims, c)
+			claims = append(claims, c)
 		case "order":
 			var list []int
 			for mi, m := range ms {
@@ -558,11 +583,11 @@ func JudgeObjects(w *ObjectWords, caption string, img datasets.ShapesImage) Obje
 			if len(list) < 2 {
 				break
 			}
-			j.Claims = append(j.Claims, judgeOrder(p, ms, list, link, img))
+			claims = append(claims, judgeOrder(p, ms, list, link, img))
 		}
 		i = end - 1
 	}
-	return j
+	return claims
 }
 
 // judgeOrder judges "from left to right: a, b and c" (and the other three directions).

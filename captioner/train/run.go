@@ -11,23 +11,21 @@ import (
 	"github.com/attncap/attncap/captioner"
 	"github.com/attncap/attncap/captioner/runfolder"
 	"github.com/attncap/attncap/datasets"
+	"github.com/attncap/attncap/internal/atomicfile"
 	"github.com/gomlx/gomlx/ml/model"
 	gomlxtrain "github.com/gomlx/gomlx/ml/train"
 )
 
 // trainState is what a run folder records beyond the variables, to resume exactly.
 type trainState struct {
-	Epoch        int     `json:"epoch"`         // current epoch, 0-based
-	Batch        int     `json:"batch"`         // next batch of that epoch
+	stageProgress
 	LossSum      float64 `json:"loss_sum"`      // train loss summed over the epoch's batches so far
 	BestBLEU     float64 `json:"best_bleu4"`    // best val BLEU-4
 	BestEpoch    int     `json:"best_epoch"`    // 1-based, 0: none yet
 	BadEpochs    int     `json:"bad_epochs"`    // epochs since the best
 	LRBadEpochs  int     `json:"lr_bad_epochs"` // epochs since the best or the last decay
 	LR           float64 `json:"lr"`
-	Seconds      float64 `json:"seconds"`      // training time so far
-	TrainImages  int     `json:"train_images"` // to check that a resumed run sees the same data
-	Finished     bool    `json:"finished"`
+	TrainImages  int     `json:"train_images"`  // to check that a resumed run sees the same data
 	EpochSeconds float64 `json:"epoch_seconds"` // time spent in the current epoch so far
 }
 
@@ -94,7 +92,11 @@ func (r *trainRun) resumedModel() error {
 	if r.state.Finished && !r.opts.SCST.Enabled {
 		return fmt.Errorf("resume: the run in %s already finished (-scst -resume adds the self-critical stage to it)", r.opts.Out)
 	}
-	if r.state.Finished && scstFinished(r.opts.Out) {
+	scstDone, err := runfolder.SCSTFinished(r.opts.Out)
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	if r.state.Finished && scstDone {
 		return fmt.Errorf("resume: the run in %s already finished, its self-critical stage too", r.opts.Out)
 	}
 	if err := r.checkResumedOptions(); err != nil {
@@ -149,7 +151,7 @@ func (r *trainRun) startTrainer() error {
 			return err
 		}
 	}
-	if err := writeJSON(r.path(runfolder.Options), r.opts); err != nil { // a resumed run's may differ only in safe options
+	if err := atomicfile.WriteJSON(r.path(runfolder.Options), r.opts); err != nil { // a resumed run's may differ only in safe options
 		return err
 	}
 	nTrain := len(r.splits[datasets.Train].images)
@@ -164,9 +166,4 @@ func (r *trainRun) startTrainer() error {
 }
 
 // saveLast writes RUN/last and RUN/state.json: everything needed to resume.
-func (r *trainRun) saveLast() error {
-	if err := r.m.SaveCheckpoint(r.path(runfolder.Last)); err != nil {
-		return err
-	}
-	return writeJSON(r.path(runfolder.State), r.state)
-}
+func (r *trainRun) saveLast() error { return saveStage(r.m, r.opts.Out, r.state) }

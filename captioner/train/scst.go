@@ -19,30 +19,31 @@ import (
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/internal/atomicfile"
 	"github.com/attncap/attncap/internal/progress"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	gomlxtrain "github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/schollz/progressbar/v3"
 )
 
 // SCSTOptions configure the self-critical stage (Rennie et al. 2017, "Self-critical Sequence
 // Training for Image Captioning"), which continues the best cross-entropy model of the run and
 // optimises the CIDEr-D of sampled captions directly. Zero values take DefaultSCSTOptions'.
 type SCSTOptions struct {
-	Enabled bool `json:"enabled" flag:"scst" resume:"safe"`
+	Enabled bool `json:"enabled" flag:"scst" help:"after cross-entropy, self-critical training (SCST) on the CIDEr-D of sampled captions; best/ becomes the best model by val CIDEr-D, xe-best/ keeps the cross-entropy one" resume:"safe"`
 	// Samples is K, the captions sampled per image at every step.
-	Samples int `json:"samples" flag:"scst-samples" resume:"safe"`
+	Samples int `json:"samples" flag:"scst-samples" help:"SCST: captions sampled per image" resume:"safe"`
 	// Baseline is "mean" (the mean reward of the image's other samples: Luo 2020, "A Better
 	// Variant of Self-Critical Sequence Training") or "greedy" (the reward of the image's greedy
 	// caption: Rennie et al. 2017).
-	Baseline string `json:"baseline" flag:"scst-baseline" resume:"safe"`
+	Baseline string `json:"baseline" flag:"scst-baseline" help:"SCST baseline: mean (of the image's other samples) or greedy (the greedy caption's reward)" resume:"safe"`
 	// LR is the stage's Adam learning rate.
-	LR float64 `json:"lr" flag:"scst-lr" resume:"safe"`
+	LR float64 `json:"lr" flag:"scst-lr" help:"SCST Adam learning rate" resume:"safe"`
 	// Epochs bounds the stage; it stops earlier after Patience epochs without a better val
 	// CIDEr-D.
-	Epochs   int `json:"epochs" flag:"scst-epochs" resume:"safe"`
+	Epochs   int `json:"epochs" flag:"scst-epochs" help:"SCST epochs at most" resume:"safe"`
 	Patience int `json:"patience" resume:"safe"`
 }
 
@@ -78,7 +79,7 @@ const SCSTTinyCrossEntropyEpochs = 14
 // (docs/scst.md); without -scst the default stays off, so the README main command's model is
 // unchanged.
 func SCSTRegionCoords(cfg captioner.Config) bool {
-	return cfg.Encoder == "tiny" && cfg.DecoderName() == captioner.DecoderLSTM
+	return cfg.Encoder == "tiny" && cfg.TakesRegionCoords()
 }
 
 // WithSCSTDefaults returns the options of a fresh run with the defaults that going on to SCST
@@ -143,16 +144,13 @@ func (o SCSTOptions) withDefaults(encoder string) SCSTOptions {
 
 // scstState is what the SCST stage records to resume exactly (scst/state.json).
 type scstState struct {
-	Epoch      int     `json:"epoch"` // current epoch, 0-based
-	Batch      int     `json:"batch"` // next batch of that epoch
+	stageProgress
 	RewardSum  float64 `json:"reward_sum"`
 	LossSum    float64 `json:"loss_sum"`
 	StartCIDEr float64 `json:"start_cider"` // the cross-entropy model's val CIDEr-D
 	BestCIDEr  float64 `json:"best_cider"`
 	BestEpoch  int     `json:"best_epoch"` // 0: the cross-entropy model
 	BadEpochs  int     `json:"bad_epochs"`
-	Seconds    float64 `json:"seconds"`
-	Finished   bool    `json:"finished"`
 	// Samples and Baseline are those the stage started with: they set the batches and the
 	// loss, so a stage in progress resumes only with the same.
 	Samples  int    `json:"samples"`
@@ -171,9 +169,10 @@ type SCSTRecord struct {
 	StartCIDEr float64 `json:"start_cider"` // the cross-entropy model's, for reference
 }
 
-// scstRun is the SCST stage of a trainRun.
-type scstRun struct {
-	*trainRun
+// scstStage is the self-critical stage of a run on the stage driver: its own model (the best
+// cross-entropy model, then trained), trainer, sampling graphs and reward.
+type scstStage struct {
+	run      *trainRun
 	o        SCSTOptions
 	st       *scstState
 	m        *captioner.Model
@@ -189,35 +188,19 @@ func (r *trainRun) scstPath(name string) string {
 	return filepath.Join(r.opts.Out, runfolder.SCST, name)
 }
 
-// scstFinished says whether the run in dir has finished its SCST stage.
-func scstFinished(dir string) bool {
-	var st scstState
-	data, err := os.ReadFile(filepath.Join(dir, runfolder.SCST, runfolder.State))
-	return err == nil && json.Unmarshal(data, &st) == nil && st.Finished
-}
-
 // scst runs the self-critical stage after the cross-entropy stage, then leaves the best model
 // (by val CIDEr-D, the cross-entropy model included) in RUN/best for the final test.
 func (r *trainRun) scst() (*SCSTResult, error) {
-	s := &scstRun{trainRun: r, o: r.opts.SCST.withDefaults(r.opts.Model.Encoder)}
-	o := s.o
+	s := &scstStage{run: r, o: r.opts.SCST.withDefaults(r.opts.Model.Encoder)}
 	if err := s.start(); err != nil {
 		return nil, err
 	}
-	for !s.st.Finished && s.st.Epoch < o.Epochs {
-		interrupted, err := s.epoch()
-		if err != nil {
-			return nil, err
-		}
-		if interrupted {
-			if err := s.saveLast(); err != nil {
-				return nil, err
-			}
-			return &SCSTResult{Epochs: s.st.Epoch, Elapsed: seconds(s.st.Seconds)}, fmt.Errorf("scst: %w at epoch %d, batch %d; state saved in %s; resume it with -resume -out %s", ErrInterrupted, s.st.Epoch+1, s.st.Batch, filepath.Join(r.opts.Out, runfolder.SCST), r.opts.Out)
-		}
-		if err := s.endEpoch(); err != nil {
-			return nil, err
-		}
+	interrupted, err := r.runStage(s)
+	if err != nil {
+		return nil, err
+	}
+	if interrupted {
+		return &SCSTResult{Epochs: s.st.Epoch, Elapsed: seconds(s.st.Seconds)}, fmt.Errorf("scst: %w at epoch %d, batch %d; state saved in %s; resume it with -resume -out %s", ErrInterrupted, s.st.Epoch+1, s.st.Batch, filepath.Join(r.opts.Out, runfolder.SCST), r.opts.Out)
 	}
 	r.logf("scst: best val CIDEr-D %.4f at epoch %d (cross-entropy model: %.4f); the run's model is %s", s.st.BestCIDEr, s.st.BestEpoch, s.st.StartCIDEr, r.path(runfolder.Best))
 	return &SCSTResult{Epochs: s.st.Epoch, BestEpoch: s.st.BestEpoch, BestCIDEr: s.st.BestCIDEr, StartCIDEr: s.st.StartCIDEr, Elapsed: seconds(s.st.Seconds)}, nil
@@ -225,39 +208,39 @@ func (r *trainRun) scst() (*SCSTResult, error) {
 
 // start loads the stage's state and model: a fresh stage continues the cross-entropy best
 // model (kept as RUN/xe-best) with a new Adam; a resumed one reads scst/last.
-func (s *scstRun) start() error {
+func (s *scstStage) start() error {
 	s.st = &scstState{}
-	data, err := os.ReadFile(s.scstPath(runfolder.State))
+	data, err := os.ReadFile(s.run.scstPath(runfolder.State))
 	fresh := errors.Is(err, fs.ErrNotExist)
 	switch {
 	case err == nil:
 		if err := json.Unmarshal(data, s.st); err != nil {
-			return fmt.Errorf("scst: %s is damaged (%v)", s.scstPath(runfolder.State), err)
+			return fmt.Errorf("scst: %s is damaged (%v)", s.run.scstPath(runfolder.State), err)
 		}
 		if s.st.Samples != 0 && (s.st.Samples != s.o.Samples || s.st.Baseline != s.o.Baseline) {
 			return fmt.Errorf("scst resume: the stage in %s started with %d samples per image and the %s baseline; resume it with those (-scst-samples %d -scst-baseline %s)",
-				s.opts.Out, s.st.Samples, s.st.Baseline, s.st.Samples, s.st.Baseline)
+				s.run.opts.Out, s.st.Samples, s.st.Baseline, s.st.Samples, s.st.Baseline)
 		}
 		// scst/last holds every variable: the model's, Adam's moments and step, the random state.
-		if s.m, err = captioner.LoadModel(s.backend, s.scstPath(runfolder.Last)); err != nil {
+		if s.m, err = captioner.LoadModel(s.run.backend, s.run.scstPath(runfolder.Last)); err != nil {
 			return fmt.Errorf("scst resume: %w", err)
 		}
-		s.logf("scst: resuming at epoch %d, batch %d", s.st.Epoch+1, s.st.Batch)
+		s.run.logf("scst: resuming at epoch %d, batch %d", s.st.Epoch+1, s.st.Batch)
 	case fresh:
 		// xe-best exists when an earlier try of the stage stopped before its first state.json;
 		// best/ may then hold that try's model, so the cross-entropy one goes back there.
-		from, to := s.path(runfolder.Best), s.path(runfolder.XEBest)
+		from, to := s.run.path(runfolder.Best), s.run.path(runfolder.XEBest)
 		if _, err := os.Stat(filepath.Join(to, captioner.VariablesFile)); err == nil {
 			from, to = to, from
 		}
 		if err := copyModel(from, to); err != nil {
 			return err
 		}
-		if s.m, err = captioner.LoadModel(s.backend, s.path(runfolder.XEBest)); err != nil {
+		if s.m, err = captioner.LoadModel(s.run.backend, s.run.path(runfolder.XEBest)); err != nil {
 			return err
 		}
-		s.m.Store.SetParam(model.ParamInitialSeed, int64(s.opts.Seed)+1)
-		if err := os.MkdirAll(filepath.Join(s.opts.Out, runfolder.SCST), 0o755); err != nil {
+		s.m.Store.SetParam(model.ParamInitialSeed, int64(s.run.opts.Seed)+1)
+		if err := os.MkdirAll(filepath.Join(s.run.opts.Out, runfolder.SCST), 0o755); err != nil {
 			return err
 		}
 	default:
@@ -278,18 +261,18 @@ func (s *scstRun) start() error {
 			return err
 		}
 		s.st.StartCIDEr, s.st.BestCIDEr = cider, cider
-		s.logf("scst: the cross-entropy model's val CIDEr-D %.4f (BLEU-4 %.4f); %d samples per image, %s baseline, lr %.2g", cider, bleu, s.o.Samples, s.o.Baseline, s.o.LR)
+		s.run.logf("scst: the cross-entropy model's val CIDEr-D %.4f (BLEU-4 %.4f); %d samples per image, %s baseline, lr %.2g", cider, bleu, s.o.Samples, s.o.Baseline, s.o.LR)
 	}
 	return nil
 }
 
 // build makes the sampling graphs, the CIDEr-D reward (document frequencies from the train
 // references) and the trainer with the SCST loss.
-func (s *scstRun) build() error {
+func (s *scstStage) build() error {
 	m, k, steps := s.m, s.o.Samples, s.m.Config.MaxLen-1
 	cfg := m.Config
 	var err error
-	s.sample, err = model.NewExec(s.backend, m.Store, func(scope *model.Scope, inputs *graph.Node) *graph.Node {
+	s.sample, err = model.NewExec(s.run.backend, m.Store, func(scope *model.Scope, inputs *Node) *Node {
 		return decode.SampleCaptions(scope, cfg, inputs, k, steps, false)
 	})
 	if err != nil {
@@ -298,79 +281,68 @@ func (s *scstRun) build() error {
 	if s.o.Baseline == "greedy" {
 		noDropout := *cfg
 		noDropout.Dropout = 0
-		s.greedy, err = model.NewExec(s.backend, m.Store, func(scope *model.Scope, inputs *graph.Node) *graph.Node {
+		s.greedy, err = model.NewExec(s.run.backend, m.Store, func(scope *model.Scope, inputs *Node) *Node {
 			return decode.SampleCaptions(scope, &noDropout, inputs, 1, steps, true)
 		})
 		if err != nil {
 			return err
 		}
 	}
-	trainRefs := s.splits[datasets.Train].refs
+	trainRefs := s.run.splits[datasets.Train].refs
 	s.reward = metrics.NewCIDErDScorer(trainRefs, metrics.CIDErDOptions{AppendEnd: true})
 	s.refs = make([]*metrics.PreparedRefs, len(trainRefs))
 	for i, r := range trainRefs {
 		s.refs[i] = s.reward.Prepare(r)
 	}
-	lossFn := func(labels, predictions []*graph.Node) *graph.Node {
+	lossFn := func(labels, predictions []*Node) *Node {
 		return decoder.SCSTLoss(labels[0], predictions[0], labels[1])
 	}
 	encoderLR := 0.0 // the encoder's rate keeps its cross-entropy ratio to the decoder's (0: the same)
-	if s.opts.EncoderLR > 0 && s.opts.LR > 0 {
-		encoderLR = s.o.LR * s.opts.EncoderLR / s.opts.LR
+	if s.run.opts.EncoderLR > 0 && s.run.opts.LR > 0 {
+		encoderLR = s.o.LR * s.run.opts.EncoderLR / s.run.opts.LR
 	}
-	s.trainer = gomlxtrain.NewTrainer(s.backend, m.Store, m.ModelFn(), loss.LossFn(lossFn), NewOptimizer(s.o.LR, encoderLR, s.opts.GradClip), nil, nil)
-	s.perBatch = max(1, s.opts.Batch/k)
+	s.trainer = gomlxtrain.NewTrainer(s.run.backend, m.Store, m.ModelFn(), loss.LossFn(lossFn), NewOptimizer(s.o.LR, encoderLR, s.run.opts.GradClip), nil, nil)
+	s.perBatch = max(1, s.run.opts.Batch/k)
 	return nil
 }
 
-// epoch trains on the rest of the current epoch's batches; interrupted says the context ended it.
-func (s *scstRun) epoch() (interrupted bool, err error) {
-	ts := s.splits[datasets.Train]
-	start := time.Now()
-	rng := rand.New(rand.NewPCG(s.opts.Seed^0x5c57, uint64(s.st.Epoch)+1))
+func (s *scstStage) name() string             { return "scst" }
+func (s *scstStage) progress() *stageProgress { return &s.st.stageProgress }
+func (s *scstStage) epochs() int              { return s.o.Epochs }
+func (s *scstStage) model() *captioner.Model  { return s.m }
+func (s *scstStage) spent(seconds float64)    { s.st.Seconds += seconds }
+func (s *scstStage) bar(total int) *progressbar.ProgressBar {
+	return progress.New(s.run.opts.Progress, int64(total), fmt.Sprintf("scst %d/%d", s.st.Epoch+1, s.o.Epochs))
+}
+
+func (s *scstStage) describe() string {
+	return fmt.Sprintf("scst %d/%d reward %.3f", s.st.Epoch+1, s.o.Epochs, s.st.RewardSum/float64(s.st.Batch))
+}
+
+// plan cuts the epoch's image order (its own generator, seeded by the run's seed and the
+// epoch) into steps of perBatch images; the captions come from sampling, so a batch carries
+// none of the references.
+func (s *scstStage) plan() ([][]int, func(b int, images []int) preparedBatch) {
+	ts := s.run.splits[datasets.Train]
+	rng := rand.New(rand.NewPCG(s.run.opts.Seed^0x5c57, uint64(s.st.Epoch)+1))
 	order := rng.Perm(len(ts.images))
-	batches := len(order) / s.perBatch
-	bar := progress.New(s.opts.Progress, int64(batches*s.perBatch), fmt.Sprintf("scst %d/%d", s.st.Epoch+1, s.o.Epochs))
-	if bar != nil && s.st.Batch > 0 {
-		_ = bar.Set(s.st.Batch * s.perBatch)
+	batches := make([][]int, len(order)/s.perBatch)
+	for b := range batches {
+		batches[b] = order[b*s.perBatch : (b+1)*s.perBatch]
 	}
 	one := make([][]int, len(ts.images)) // makeBatch's caption choice: the first (unused) caption
 	for i := range one {
 		one[i] = []int{0}
 	}
-	for ; s.st.Batch < batches; s.st.Batch++ {
-		if s.ctx.Err() != nil {
-			interrupted = true
-			break
-		}
-		idx := order[s.st.Batch*s.perBatch : (s.st.Batch+1)*s.perBatch]
-		augRNG := rand.New(rand.NewPCG(s.opts.Seed^0x9e3779b97f4a7c15, uint64(s.st.Epoch+1000)<<32|uint64(s.st.Batch)))
-		pb := makeBatch(ts, idx, one, 1, s.m.Config.MaxLen, s.imgOpts, augRNG)
-		if pb.err != nil {
-			return false, pb.err
-		}
-		loss, err := s.step(idx, pb.inputs)
-		if err != nil {
-			return false, err
-		}
-		if s.opts.OnStep != nil {
-			s.opts.OnStep(StepInfo{Stage: "scst", Epoch: s.st.Epoch + 1, Batch: s.st.Batch + 1, Batches: batches, Loss: loss, Step: optimizer.GetGlobalStep(s.m.Store)})
-		}
-		if bar != nil {
-			bar.Describe(fmt.Sprintf("scst %d/%d reward %.3f", s.st.Epoch+1, s.o.Epochs, s.st.RewardSum/float64(s.st.Batch+1)))
-			_ = bar.Add(s.perBatch)
-		}
+	seed, epoch, maxLen := s.run.opts.Seed, s.st.Epoch, s.m.Config.MaxLen
+	return batches, func(b int, images []int) preparedBatch {
+		return makeBatch(ts, images, one, 1, maxLen, s.run.imgOpts, augmentRNG(seed, epoch+1000, b))
 	}
-	s.st.Seconds += time.Since(start).Seconds()
-	if bar != nil && !interrupted {
-		_ = bar.Finish()
-	}
-	return interrupted, nil
 }
 
 // step samples K captions per image, scores them, and takes one policy-gradient step.
-func (s *scstRun) step(idx []int, inputs *tensors.Tensor) (loss float64, err error) {
-	k := s.o.Samples
+func (s *scstStage) step(pb preparedBatch, idx []int) (loss float64, err error) {
+	inputs, k := pb.inputs, s.o.Samples
 	in, err := inputs.LocalClone()
 	if err != nil {
 		return 0, err
@@ -448,12 +420,12 @@ func Advantages(rewards []float64, k int, baselines []float64) []float32 {
 }
 
 // validate decodes the val split greedily with the current weights: CIDEr-D and BLEU-4.
-func (s *scstRun) validate() (cider, bleu4 float64, err error) {
+func (s *scstStage) validate() (cider, bleu4 float64, err error) {
 	s.m.VariablesChanged()
-	val := s.splits[datasets.Val]
+	val := s.run.splits[datasets.Val]
 	n := len(val.images)
-	if s.opts.ValLimit > 0 {
-		n = min(n, s.opts.ValLimit)
+	if s.run.opts.ValLimit > 0 {
+		n = min(n, s.run.opts.ValLimit)
 	}
 	caps, err := captionSplit(s.m, val, n, decode.Options{SkipAttention: true}, 4*s.perBatch, nil)
 	if err != nil {
@@ -464,7 +436,7 @@ func (s *scstRun) validate() (cider, bleu4 float64, err error) {
 }
 
 // endEpoch validates, records the epoch, keeps the best model in RUN/best and saves scst/last.
-func (s *scstRun) endEpoch() error {
+func (s *scstStage) endEpoch() error {
 	valStart := time.Now()
 	cider, bleu, err := s.validate()
 	if err != nil {
@@ -475,13 +447,13 @@ func (s *scstRun) endEpoch() error {
 	st.Seconds += time.Since(valStart).Seconds()
 	rec := SCSTRecord{Epoch: st.Epoch + 1, Step: optimizer.GetGlobalStep(s.m.Store), Reward: st.RewardSum / batches, Loss: st.LossSum / batches,
 		ValCIDEr: cider, ValBLEU4: bleu, Seconds: st.Seconds, StartCIDEr: st.StartCIDEr}
-	s.logf("scst epoch %d: mean sample reward (CIDEr-D) %.4f, val CIDEr-D %.4f, val BLEU-4 %.4f, %.0f s", rec.Epoch, rec.Reward, cider, bleu, st.Seconds)
-	if err := appendJSONLine(s.scstPath(runfolder.Metrics), rec); err != nil {
+	s.run.logf("scst epoch %d: mean sample reward (CIDEr-D) %.4f, val CIDEr-D %.4f, val BLEU-4 %.4f, %.0f s", rec.Epoch, rec.Reward, cider, bleu, st.Seconds)
+	if err := appendJSONLine(s.run.scstPath(runfolder.Metrics), rec); err != nil {
 		return err
 	}
 	if cider > st.BestCIDEr {
 		st.BestCIDEr, st.BestEpoch, st.BadEpochs = cider, rec.Epoch, 0
-		if err := s.m.Save(s.path(runfolder.Best)); err != nil {
+		if err := s.m.Save(s.run.path(runfolder.Best)); err != nil {
 			return err
 		}
 	} else {
@@ -493,11 +465,8 @@ func (s *scstRun) endEpoch() error {
 	return s.saveLast()
 }
 
-func (s *scstRun) saveLast() error {
-	if err := s.m.SaveCheckpoint(s.scstPath(runfolder.Last)); err != nil {
-		return err
-	}
-	return writeJSON(s.scstPath(runfolder.State), s.st)
+func (s *scstStage) saveLast() error {
+	return saveStage(s.m, filepath.Join(s.run.opts.Out, runfolder.SCST), s.st)
 }
 
 // ForkRun copies the finished cross-entropy stage of the run in src into a new run folder dst

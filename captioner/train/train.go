@@ -14,6 +14,7 @@ import (
 	"github.com/attncap/attncap/captioner/runfolder"
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/datasets/text"
+	"github.com/attncap/attncap/internal/atomicfile"
 	"github.com/gomlx/compute"
 	gomlxtrain "github.com/gomlx/gomlx/ml/train"
 )
@@ -24,41 +25,41 @@ import (
 // and checked on Resume: the struct tag `flag` names the command-line flag of each (see
 // scripts/train), and `resume:"safe"` marks those that may change when a run is resumed.
 type TrainOptions struct {
-	Data         string `json:"data" flag:"data"`     // dataset folder, Karpathy/COCO .json, or "shapes"
-	Images       string `json:"images" flag:"images"` // image folder for .json datasets
-	AllowMissing bool   `json:"allow_missing" flag:"allow-missing"`
+	Data         string `json:"data" flag:"data" help:"dataset: Flickr8k-layout folder, Kaggle folder, Karpathy/COCO .json, or shapes (built-in synthetic set)"` // dataset folder, Karpathy/COCO .json, or "shapes"
+	Images       string `json:"images" flag:"images" help:"image folder, when it is not where the dataset layout puts it"`                                       // image folder for .json datasets
+	AllowMissing bool   `json:"allow_missing" flag:"allow-missing" help:"drop images that are listed but missing on disk"`
 
-	Model    captioner.Config `json:"model"`                      // encoder, weights, fine-tuning, image size, model sizes (VocabSize and MaxLen are derived)
-	MinCount int              `json:"min_count" flag:"min-count"` // vocabulary: words seen fewer times in train captions map to <unk>
+	Model    captioner.Config `json:"model"`                                                                                   // encoder, weights, fine-tuning, image size, model sizes (VocabSize and MaxLen are derived)
+	MinCount int              `json:"min_count" flag:"min-count" help:"words seen fewer times in train captions map to <unk>"` // vocabulary: words seen fewer times in train captions map to <unk>
 
-	Batch            int                           `json:"batch" flag:"batch"`                       // captions per training step
-	CaptionsPerImage int                           `json:"captions_per_image"`                       // captions of each image in a step (its image is encoded once)
-	Epochs           int                           `json:"epochs" flag:"epochs" resume:"safe"`       // at most this many epochs
-	LR               float64                       `json:"lr" flag:"lr"`                             // Adam learning rate
-	EncoderLR        float64                       `json:"encoder_lr" flag:"encoder-lr"`             // learning rate of fine-tuned encoder stages (0: LR)
-	LRSchedule       string                        `json:"lr_schedule,omitempty" flag:"lr-schedule"` // "plateau" ("": LRDecay/LRPatience) or "cosine" (LR·½(1+cos(π·e/Epochs)) in epoch e, from 0)
-	LRDecay          float64                       `json:"lr_decay"`                                 // plateau: LR ×= LRDecay after LRPatience epochs without a better val BLEU-4
-	LRPatience       int                           `json:"lr_patience"`                              //
-	Patience         int                           `json:"patience" flag:"patience" resume:"safe"`   // stop after this many epochs without a better val BLEU-4
-	GradClip         float64                       `json:"grad_clip"`                                // clip gradients to this global norm (0: off)
-	Beam             int                           `json:"beam" flag:"beam"`                         // beam width for validation decoding (1: greedy)
-	TestBeam         int                           `json:"test_beam" flag:"test-beam" resume:"safe"` // beam width for the final test evaluation
-	Crop             bool                          `json:"crop"`                                     // random crops when the encoder is trained
-	Flip             bool                          `json:"flip" flag:"flip"`                         // random flips when the encoder is trained (contradicts left/right captions)
-	Seed             uint64                        `json:"seed" flag:"seed"`                         //
-	ValLimit         int                           `json:"val_limit"`                                // decode at most this many val images per epoch (0: all)
-	NoValidation     bool                          `json:"no_validation" flag:"no-val"`              // train without a val split: no LR decay, no early stop, the last epoch's model is kept
-	NoTest           bool                          `json:"no_test" flag:"no-test" resume:"safe"`     // skip the final test (allowed without a test split)
-	SCST             SCSTOptions                   `json:"scst"`                                     // the self-critical stage after cross-entropy (off unless Enabled)
-	RebuildFeatures  bool                          `json:"-" flag:"rebuild-features"`                // recompute cached encoder features
-	Meteor           MeteorChoice                  `json:"-"`                                        // METEOR in the final test (reporting only)
-	CacheDir         string                        `json:"-"`                                        // feature cache ("" : the user cache folder)
-	Out              string                        `json:"-"`                                        // run folder
-	Resume           bool                          `json:"-"`                                        // continue the run in Out exactly where it stopped
-	Progress         io.Writer                     `json:"-"`                                        // progress bars (nil: none)
-	Logf             func(format string, a ...any) `json:"-"`                                        // one line per event (nil: silent)
-	OnStep           func(StepInfo)                `json:"-"`                                        // after every training step (nil: none)
-	OnEpoch          func(EpochRecord)             `json:"-"`                                        // after every epoch's validation (nil: none)
+	Batch            int                           `json:"batch" flag:"batch" help:"captions per training step"`                                                                                                                                                   // captions per training step
+	CaptionsPerImage int                           `json:"captions_per_image"`                                                                                                                                                                                     // captions of each image in a step (its image is encoded once)
+	Epochs           int                           `json:"epochs" flag:"epochs" help:"maximum epochs of cross-entropy training" resume:"safe"`                                                                                                                     // at most this many epochs
+	LR               float64                       `json:"lr" flag:"lr" help:"Adam learning rate"`                                                                                                                                                                 // Adam learning rate
+	EncoderLR        float64                       `json:"encoder_lr" flag:"encoder-lr" help:"learning rate of fine-tuned encoder stages (0: -lr)"`                                                                                                                // learning rate of fine-tuned encoder stages (0: LR)
+	LRSchedule       string                        `json:"lr_schedule,omitempty" flag:"lr-schedule" help:"cross-entropy learning-rate schedule: plateau (×0.5 after 2 epochs without a better val BLEU-4; empty means plateau) or cosine (annealed over -epochs)"` // "plateau" ("": LRDecay/LRPatience) or "cosine" (LR·½(1+cos(π·e/Epochs)) in epoch e, from 0)
+	LRDecay          float64                       `json:"lr_decay"`                                                                                                                                                                                               // plateau: LR ×= LRDecay after LRPatience epochs without a better val BLEU-4
+	LRPatience       int                           `json:"lr_patience"`                                                                                                                                                                                            //
+	Patience         int                           `json:"patience" flag:"patience" help:"stop after this many epochs without a better val BLEU-4" resume:"safe"`                                                                                                  // stop after this many epochs without a better val BLEU-4
+	GradClip         float64                       `json:"grad_clip"`                                                                                                                                                                                              // clip gradients to this global norm (0: off)
+	Beam             int                           `json:"beam" flag:"beam" help:"beam width for validation decoding (1: greedy)"`                                                                                                                                 // beam width for validation decoding (1: greedy)
+	TestBeam         int                           `json:"test_beam" flag:"test-beam" help:"beam width for the final test evaluation" resume:"safe"`                                                                                                               // beam width for the final test evaluation
+	Crop             bool                          `json:"crop"`                                                                                                                                                                                                   // random crops when the encoder is trained
+	Flip             bool                          `json:"flip" flag:"flip" help:"random horizontal flips when the encoder is trained (wrong for captions that say left/right)"`                                                                                   // random flips when the encoder is trained (contradicts left/right captions)
+	Seed             uint64                        `json:"seed" flag:"seed" help:"random seed (initialisation, data order, dropout, augmentation)"`                                                                                                                //
+	ValLimit         int                           `json:"val_limit"`                                                                                                                                                                                              // decode at most this many val images per epoch (0: all)
+	NoValidation     bool                          `json:"no_validation" flag:"no-val" help:"train without validation (for a dataset without a val split): constant learning rate, no early stop, the last epoch's model is kept"`                                 // train without a val split: no LR decay, no early stop, the last epoch's model is kept
+	NoTest           bool                          `json:"no_test" flag:"no-test" help:"skip the final test (for a dataset without a test split)" resume:"safe"`                                                                                                   // skip the final test (allowed without a test split)
+	SCST             SCSTOptions                   `json:"scst"`                                                                                                                                                                                                   // the self-critical stage after cross-entropy (off unless Enabled)
+	RebuildFeatures  bool                          `json:"-" flag:"rebuild-features" help:"recompute the cached encoder features instead of reusing them"`                                                                                                         // recompute cached encoder features
+	Meteor           MeteorChoice                  `json:"-"`                                                                                                                                                                                                      // METEOR in the final test (reporting only)
+	CacheDir         string                        `json:"-"`                                                                                                                                                                                                      // feature cache ("" : the user cache folder)
+	Out              string                        `json:"-"`                                                                                                                                                                                                      // run folder
+	Resume           bool                          `json:"-"`                                                                                                                                                                                                      // continue the run in Out exactly where it stopped
+	Progress         io.Writer                     `json:"-"`                                                                                                                                                                                                      // progress bars (nil: none)
+	Logf             func(format string, a ...any) `json:"-"`                                                                                                                                                                                                      // one line per event (nil: silent)
+	OnStep           func(StepInfo)                `json:"-"`                                                                                                                                                                                                      // after every training step (nil: none)
+	OnEpoch          func(EpochRecord)             `json:"-"`                                                                                                                                                                                                      // after every epoch's validation (nil: none)
 }
 
 // MeteorChoice says how the final test computes METEOR 1.5 (see metrics.LoadMeteor).
@@ -95,15 +96,10 @@ func DefaultTrainOptionsFor(encoder, decoder string) TrainOptions {
 		GradClip: 5, Beam: 1, TestBeam: 3, Crop: true, Seed: 1, ValLimit: 0,
 	}
 	if encoder == "tiny" {
-		o.Epochs, o.LR, o.Patience = 8, 2e-3, 4
+		o.Epochs, o.Patience = 8, 4
 	}
+	o.LR = captioner.DefaultLR(encoder, decoder)
 	o.SCST = DefaultSCSTOptions(encoder)
-	if decoder == captioner.DecoderTransformer {
-		o.LR = 5e-4
-		if encoder == "tiny" {
-			o.LR = 1e-3
-		}
-	}
 	return o
 }
 
@@ -178,10 +174,11 @@ type trainRun struct {
 //     last checkpoint, after checking the options against the run's saved ones;
 //  3. prepareSplits: encoded captions, and encoder features cached once when the encoder is frozen;
 //  4. startTrainer: Adam (NewOptimizer), the optimizer state of a resumed run, the step plan;
-//  5. the epoch loop: trainEpoch (one pass over the train split, interruptible) then endEpoch
-//     (validation by decoding the val split, model selection, LR decay, early stop, RUN/last);
-//  6. with SCST.Enabled, the self-critical stage (scst.go): the best cross-entropy model trained
-//     on the CIDEr-D of its sampled captions; RUN/best becomes the best model by val CIDEr-D;
+//  5. the cross-entropy stage (xe.go) on the stage driver (stage.go): epochs of steps, each
+//     ended by validation (decoding the val split), model selection, LR schedule, RUN/last;
+//  6. with SCST.Enabled, the self-critical stage (scst.go) on the same driver: the best
+//     cross-entropy model trained on the CIDEr-D of its sampled captions; RUN/best becomes the
+//     best model by val CIDEr-D;
 //  7. finalTest: the best model decoded on the test split with TestBeam.
 //
 // It writes RUN/best (the best model), RUN/last (everything needed to resume), RUN/state.json,
@@ -199,20 +196,15 @@ func Train(ctx context.Context, backend compute.Backend, opts TrainOptions) (*Tr
 		}
 	}
 	res := &TrainResult{Backend: backend}
-	for !r.state.Finished && r.state.Epoch < r.opts.Epochs {
-		interrupted, err := r.trainEpoch()
-		if err != nil {
-			return nil, err
-		}
-		if interrupted {
-			return r.interrupted(res)
-		}
-		if err := r.endEpoch(); err != nil {
-			return nil, err
-		}
+	interrupted, err := r.runStage(xeStage{r})
+	if err != nil {
+		return nil, err
+	}
+	if interrupted {
+		res.Interrupted, res.Epochs, res.Elapsed = true, r.state.Epoch, seconds(r.state.Seconds)
+		return res, fmt.Errorf("%w at epoch %d, batch %d; state saved in %s; resume it with -resume (TrainOptions.Resume)", ErrInterrupted, r.state.Epoch+1, r.state.Batch, r.opts.Out)
 	}
 	res.Epochs, res.BestEpoch, res.BestValBLEU, res.Elapsed = r.state.Epoch, r.state.BestEpoch, r.state.BestBLEU, seconds(r.state.Seconds)
-	var err error
 	if r.opts.SCST.Enabled {
 		if res.SCST, err = r.scst(); err != nil {
 			if errors.Is(err, ErrInterrupted) {
@@ -270,15 +262,6 @@ func (r *trainRun) loadMeteor() error {
 	return nil
 }
 
-// interrupted saves the run at the current step and reports it.
-func (r *trainRun) interrupted(res *TrainResult) (*TrainResult, error) {
-	if err := r.saveLast(); err != nil {
-		return nil, fmt.Errorf("train: interrupted, and saving failed: %w", err)
-	}
-	res.Interrupted, res.Epochs, res.Elapsed = true, r.state.Epoch, seconds(r.state.Seconds)
-	return res, fmt.Errorf("%w at epoch %d, batch %d; state saved in %s; resume it with -resume (TrainOptions.Resume)", ErrInterrupted, r.state.Epoch+1, r.state.Batch, r.opts.Out)
-}
-
 // finalTest decodes the test split with the best model and scores it.
 func (r *trainRun) finalTest(res *TrainResult) error {
 	test := r.splits[datasets.Test]
@@ -305,7 +288,7 @@ func (r *trainRun) finalTest(res *TrainResult) error {
 	for i := 0; i < min(5, len(caps)); i++ {
 		res.Samples = append(res.Samples, Sample{Image: test.images[i], Caption: strings.Join(caps[i].Words, " "), References: test.raw[i]})
 	}
-	return writeJSON(r.path(runfolder.TestMetrics), metrics.ScoreReport{Scores: res.Test, Objects: res.Objects})
+	return atomicfile.WriteJSON(r.path(runfolder.TestMetrics), metrics.ScoreReport{Scores: res.Test, Objects: res.Objects})
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

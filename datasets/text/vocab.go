@@ -178,13 +178,7 @@ func (v *Vocab) Decode(ids []int32) []string {
 }
 
 // Save writes the vocabulary as JSON, atomically (write to a temporary file, then rename).
-func (v *Vocab) Save(path string) error {
-	data, err := json.MarshalIndent(v, "", " ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, append(data, '\n'))
-}
+func (v *Vocab) Save(path string) error { return atomicfile.WriteJSON(path, v) }
 
 // LoadVocab reads a vocabulary saved by Save, checking that the special tokens are in place.
 func LoadVocab(path string) (*Vocab, error) {

@@ -27,7 +27,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -93,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "note:", noParaphraseNote)
 	}
 	if o.jsonOut != "" {
-		if err := writeJSON(o.jsonOut, scores); err != nil {
+		if err := atomicfile.WriteJSON(o.jsonOut, scores); err != nil {
 			fmt.Fprintln(stderr, "evaluate:", err)
 			return 1
 		}
@@ -264,7 +263,7 @@ func evaluateCheckpoint(o options, stderr io.Writer) (metrics.ScoreReport, int, 
 		}
 	}
 	if o.annOut != "" {
-		if err := writeJSON(o.annOut, ev.Annotations); err != nil {
+		if err := atomicfile.WriteJSON(o.annOut, ev.Annotations); err != nil {
 			return metrics.ScoreReport{}, 0, err
 		}
 	}
@@ -291,12 +290,4 @@ func printScores(w io.Writer, scores metrics.Scores) {
 	for _, r := range rows {
 		fmt.Fprintf(w, "%-*s %.6f\n", width, r.name, r.v)
 	}
-}
-
-func writeJSON(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, append(data, '\n'))
 }

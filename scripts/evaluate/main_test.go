@@ -14,6 +14,7 @@ import (
 	"github.com/attncap/attncap/captioner/metrics"
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/datasets/text"
+	"github.com/attncap/attncap/internal/atomicfile"
 )
 
 func writeTemp(t *testing.T, dir, name, content string) string {
@@ -207,7 +208,7 @@ func shapesFiles(t *testing.T, n, ref int) (data, ann, res string, test []datase
 		results = append(results, metrics.COCOResult{ImageID: id, Caption: e.Captions[ref]})
 	}
 	ann = filepath.Join(dir, "refs.json")
-	if err := writeJSON(ann, a); err != nil {
+	if err := atomicfile.WriteJSON(ann, a); err != nil {
 		t.Fatal(err)
 	}
 	res = filepath.Join(dir, "results.json")

@@ -45,24 +45,8 @@ func main() {
 	for _, s := range strings.Split(*only, ",") {
 		want[strings.TrimSpace(s)] = true
 	}
-	report := map[string]any{}
-	save := func() {
-		data, _ := json.MarshalIndent(report, "", "  ")
-		_ = os.WriteFile(filepath.Join(*out, "gpu.json"), data, 0o644)
-	}
-	step := func(name string, fn func() (any, error)) {
-		start := time.Now()
-		fmt.Printf("\n=== %s\n", name)
-		v, err := fn()
-		if err != nil {
-			fmt.Printf("FAILED: %v\n", err)
-			report[name] = map[string]any{"error": err.Error(), "seconds": time.Since(start).Seconds()}
-		} else {
-			fmt.Printf("%s: %+v (%.1f s)\n", name, v, time.Since(start).Seconds())
-			report[name] = map[string]any{"result": v, "seconds": time.Since(start).Seconds()}
-		}
-		save()
-	}
+	c := &checks{report: map[string]any{}, out: *out}
+	report, save, step := c.report, c.save, c.step
 
 	spec := "xla:" + *plugin
 	if !*tf32 {
@@ -79,27 +63,8 @@ func main() {
 	report["backend"] = desc
 
 	if *parity != "" && want["parity"] {
-		cases := []struct {
-			arch string
-			size int
-		}{{"resnet50", 224}, {"resnet50", 448}, {"resnet18", 224}}
-		if !*tf32 {
-			cases = cases[:1]
-		}
-		for _, c := range cases {
-			step(fmt.Sprintf("parity %s @%d tf32=%v", c.arch, c.size, *tf32), func() (any, error) {
-				return parityCheck(backend, *parity, c.arch, c.size)
-			})
-		}
-		if *tf32 {
-			// TF32 can only be turned off before CUDA starts (captioner.NewBackend): in a child
-			// process whose first backend has tf32=false.
-			step("parity with -backend xla:…,tf32=false (child process)", func() (any, error) {
-				return parityWithoutTF32(*plugin, *parity, filepath.Join(*out, "tf32-off"))
-			})
-		}
+		c.parity(backend, *plugin, *parity, *tf32)
 	}
-
 	for _, dtype := range []string{"", captioner.DTypeBFloat16} {
 		if name := "bench" + precisionSuffix(dtype); want[name] {
 			step(name, func() (any, error) {
@@ -114,32 +79,90 @@ func main() {
 		})
 	}
 	if want["decode"] {
-		for _, c := range []struct {
-			n, batch, beam int
-			skipAttention  bool
-			loop           decode.Loop
-		}{
-			{1000, 250, 3, true, decode.LoopGraph}, {1000, 250, 3, true, decode.LoopHost}, {1000, 250, 3, false, decode.LoopGraph},
-			{1000, 250, 1, true, decode.LoopGraph}, {1000, 250, 1, true, decode.LoopHost},
-			{100, 1, 3, true, decode.LoopGraph}, {100, 1, 3, true, decode.LoopHost},
-		} {
-			step(fmt.Sprintf("decode %d images in batches of %d, beam %d, attention copied %v, loop %s (images/s)", c.n, c.batch, c.beam, !c.skipAttention, c.loop), func() (any, error) {
-				return bench.DecodeThroughput(backend, captioner.DecoderLSTM, "", c.n, c.batch, c.beam, c.skipAttention, c.loop, rand.New(rand.NewPCG(4, 4)))
-			})
-		}
-		for _, decoder := range []string{captioner.DecoderLSTM, captioner.DecoderTransformer} {
-			for _, beam := range []int{1, 3} {
-				step(fmt.Sprintf("%s beam %d: one-graph loop gives the host loop's captions (250 images)", decoder, beam), func() (any, error) {
-					same, diff, err := bench.LoopsAgree(backend, decoder, beam, 250, rand.New(rand.NewPCG(5, 5)))
-					return map[string]any{"same_captions": same, "of": 250, "max_logprob_diff": diff}, err
-				})
-			}
-		}
+		c.decode(backend)
 	}
 	for _, dtype := range []string{"", captioner.DTypeBFloat16} {
 		if name := "train" + precisionSuffix(dtype); want[name] {
 			step("train shapes (tiny encoder)"+precisionSuffix(dtype), func() (any, error) {
 				return trainShapes(backend, dtype, filepath.Join(*out, "run-shapes"+precisionSuffix(dtype)), *epochs)
+			})
+		}
+	}
+}
+
+// checks is the report of a GPU run, written to OUT/gpu.json after every step.
+type checks struct {
+	report map[string]any
+	out    string
+}
+
+func (c *checks) save() {
+	data, _ := json.MarshalIndent(c.report, "", "  ")
+	_ = os.WriteFile(filepath.Join(c.out, "gpu.json"), data, 0o644)
+}
+
+// step runs one check, prints its result or error and records it.
+func (c *checks) step(name string, fn func() (any, error)) {
+	start := time.Now()
+	fmt.Printf("\n=== %s\n", name)
+	v, err := fn()
+	if err != nil {
+		fmt.Printf("FAILED: %v\n", err)
+		c.report[name] = map[string]any{"error": err.Error(), "seconds": time.Since(start).Seconds()}
+	} else {
+		fmt.Printf("%s: %+v (%.1f s)\n", name, v, time.Since(start).Seconds())
+		c.report[name] = map[string]any{"result": v, "seconds": time.Since(start).Seconds()}
+	}
+	c.save()
+}
+
+// parity compares the ResNet features on the GPU with torchvision's (folder written by
+// gen_resnet_parity.py), and with TF32 on, again with it off in a child process.
+func (c *checks) parity(backend compute.Backend, plugin, parity string, tf32 bool) {
+	step := c.step
+	cases := []struct {
+		arch string
+		size int
+	}{{"resnet50", 224}, {"resnet50", 448}, {"resnet18", 224}}
+	if !tf32 {
+		cases = cases[:1]
+	}
+	for _, tc := range cases {
+		step(fmt.Sprintf("parity %s @%d tf32=%v", tc.arch, tc.size, tf32), func() (any, error) {
+			return parityCheck(backend, parity, tc.arch, tc.size)
+		})
+	}
+	if tf32 {
+		// TF32 can only be turned off before CUDA starts (captioner.NewBackend): in a child
+		// process whose first backend has tf32=false.
+		step("parity with -backend xla:…,tf32=false (child process)", func() (any, error) {
+			return parityWithoutTF32(plugin, parity, filepath.Join(c.out, "tf32-off"))
+		})
+	}
+}
+
+// decode times decoding throughput and latency with each loop and checks that the one-graph
+// loop gives the host loop's captions.
+func (c *checks) decode(backend compute.Backend) {
+	step := c.step
+	for _, tc := range []struct {
+		n, batch, beam int
+		skipAttention  bool
+		loop           decode.Loop
+	}{
+		{1000, 250, 3, true, decode.LoopGraph}, {1000, 250, 3, true, decode.LoopHost}, {1000, 250, 3, false, decode.LoopGraph},
+		{1000, 250, 1, true, decode.LoopGraph}, {1000, 250, 1, true, decode.LoopHost},
+		{100, 1, 3, true, decode.LoopGraph}, {100, 1, 3, true, decode.LoopHost},
+	} {
+		step(fmt.Sprintf("decode %d images in batches of %d, beam %d, attention copied %v, loop %s (images/s)", tc.n, tc.batch, tc.beam, !tc.skipAttention, tc.loop), func() (any, error) {
+			return bench.DecodeThroughput(backend, captioner.DecoderLSTM, "", tc.n, tc.batch, tc.beam, tc.skipAttention, tc.loop, rand.New(rand.NewPCG(4, 4)))
+		})
+	}
+	for _, decoder := range []string{captioner.DecoderLSTM, captioner.DecoderTransformer} {
+		for _, beam := range []int{1, 3} {
+			step(fmt.Sprintf("%s beam %d: one-graph loop gives the host loop's captions (250 images)", decoder, beam), func() (any, error) {
+				same, diff, err := bench.LoopsAgree(backend, decoder, beam, 250, rand.New(rand.NewPCG(5, 5)))
+				return map[string]any{"same_captions": same, "of": 250, "max_logprob_diff": diff}, err
 			})
 		}
 	}

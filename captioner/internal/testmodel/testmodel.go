@@ -11,7 +11,7 @@ import (
 	"github.com/attncap/attncap/captioner/internal/captest"
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/datasets/text"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	gomlxtrain "github.com/gomlx/gomlx/ml/train"
@@ -97,9 +97,9 @@ func TeacherForcedLogProb(t *testing.T, m *captioner.Model, regions *tensors.Ten
 	one := tensors.FromFlatDataAndDimensions(tensors.MustCopyFlatData[float32](regions)[i*per:(i+1)*per], 1, d[1], d[2])
 	ids := append(append([]int32{text.StartID}, tokens...), text.EndID)
 	caption := tensors.FromFlatDataAndDimensions(ids, 1, len(ids))
-	out, err := model.CallOnce(m.Backend, m.Store, func(scope *model.Scope, regions, captions *graph.Node) *graph.Node {
+	out, err := model.CallOnce(m.Backend, m.Store, func(scope *model.Scope, regions, captions *Node) *Node {
 		logits, _ := captioner.NewDecoder(m.Config).TeacherForced(scope, regions, captions)
-		return graph.LogSoftmax(logits, -1)
+		return LogSoftmax(logits, -1)
 	}, one, caption)
 	if err != nil {
 		t.Fatal(err)

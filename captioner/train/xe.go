@@ -1,12 +1,10 @@
 package train
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"sort"
 	"time"
 
@@ -16,9 +14,8 @@ import (
 	"github.com/attncap/attncap/captioner/runfolder"
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/datasets/text"
-	"github.com/attncap/attncap/internal/atomicfile"
 	"github.com/attncap/attncap/internal/progress"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	gomlxtrain "github.com/gomlx/gomlx/ml/train"
@@ -39,88 +36,59 @@ func (r *trainRun) epochOrder() (order []int, choice [][]int) {
 	return order, choice
 }
 
-// prefetch prepares the epoch's batches from the first one not yet trained, two ahead of the
-// trainer. Closing stop ends it early; it stops by itself after a batch that failed.
-func (r *trainRun) prefetch(order []int, choice [][]int) (batches chan preparedBatch, stop chan struct{}) {
-	batches, stop = make(chan preparedBatch, 2), make(chan struct{})
-	ts, per, epoch := r.splits[datasets.Train], r.steps.imagesPerBatch, r.state.Epoch
-	go func(first int) {
-		defer close(batches)
-		for b := first; b < r.steps.numBatches; b++ {
-			idx := order[b*per : (b+1)*per]
-			augRNG := rand.New(rand.NewPCG(r.opts.Seed^0x9e3779b97f4a7c15, uint64(epoch)<<32|uint64(b)))
-			pb := makeBatch(ts, idx, choice, r.opts.CaptionsPerImage, r.m.Config.MaxLen, r.imgOpts, augRNG)
-			select {
-			case batches <- pb:
-			case <-stop:
-				return
-			}
-			if pb.err != nil {
-				return
-			}
-		}
-	}(r.state.Batch)
-	return batches, stop
+// xeStage is the cross-entropy stage of a run on the stage driver: teacher-forced steps on the
+// caption loss, validation by decoding the val split, model selection by val BLEU-4.
+type xeStage struct{ r *trainRun }
+
+func (s xeStage) name() string             { return "cross-entropy" }
+func (s xeStage) progress() *stageProgress { return &s.r.state.stageProgress }
+func (s xeStage) epochs() int              { return s.r.opts.Epochs }
+func (s xeStage) model() *captioner.Model  { return s.r.m }
+func (s xeStage) saveLast() error          { return s.r.saveLast() }
+func (s xeStage) endEpoch() error          { return s.r.endEpoch() }
+func (s xeStage) bar(total int) *progressbar.ProgressBar {
+	return newEpochBar(s.r.opts.Progress, total, s.r.state.Epoch+1, s.r.opts.Epochs)
 }
 
-// trainEpoch trains on the rest of the current epoch's batches. It returns interrupted = true
-// when the context was cancelled between two steps (the state then names the next batch).
-func (r *trainRun) trainEpoch() (interrupted bool, err error) {
-	st, per := r.state, r.steps.imagesPerBatch
-	epochStart := time.Now()
+func (s xeStage) describe() string {
+	st := s.r.state
+	return fmt.Sprintf("epoch %d/%d loss %.3f", st.Epoch+1, s.r.opts.Epochs, st.LossSum/float64(st.Batch))
+}
+
+func (s xeStage) spent(seconds float64) {
+	s.r.state.EpochSeconds += seconds
+	s.r.state.Seconds += seconds
+}
+
+// plan cuts the epoch's image order (epochOrder) into steps of imagesPerBatch images, each with
+// the CaptionsPerImage captions the epoch drew for it.
+func (s xeStage) plan() ([][]int, func(b int, images []int) preparedBatch) {
+	r := s.r
 	order, choice := r.epochOrder()
-	bar := newEpochBar(r.opts.Progress, r.steps.numBatches*per, st.Epoch+1, r.opts.Epochs)
-	if bar != nil && st.Batch > 0 {
-		_ = bar.Set(st.Batch * per)
+	per := r.steps.imagesPerBatch
+	batches := make([][]int, r.steps.numBatches)
+	for b := range batches {
+		batches[b] = order[b*per : (b+1)*per]
 	}
-	batches, stop := r.prefetch(order, choice)
-	defer func() {
-		close(stop)
-		for range batches { //nolint:revive // drain the prefetcher
-		}
-	}()
-	for pb := range batches {
-		if pb.err != nil {
-			return false, pb.err
-		}
-		if r.ctx.Err() != nil {
-			interrupted = true
-			break
-		}
-		if err := r.step(pb); err != nil {
-			return false, err
-		}
-		if bar != nil {
-			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f", st.Epoch+1, r.opts.Epochs, st.LossSum/float64(st.Batch)))
-			_ = bar.Add(per)
-		}
+	ts, epoch := r.splits[datasets.Train], r.state.Epoch
+	return batches, func(b int, images []int) preparedBatch {
+		return makeBatch(ts, images, choice, r.opts.CaptionsPerImage, r.m.Config.MaxLen, r.imgOpts, augmentRNG(r.opts.Seed, epoch, b))
 	}
-	elapsed := time.Since(epochStart).Seconds()
-	st.EpochSeconds += elapsed
-	st.Seconds += elapsed
-	if bar != nil && !interrupted {
-		_ = bar.Finish()
-	}
-	return interrupted, nil
 }
 
 // step runs one training step and accounts its loss.
-func (r *trainRun) step(pb preparedBatch) error {
-	st := r.state
-	out, err := r.trainer.TrainStep(gomlxtrain.Batch{Inputs: []*tensors.Tensor{pb.inputs, pb.captions}, Labels: []*tensors.Tensor{pb.captions}})
+func (s xeStage) step(pb preparedBatch, _ []int) (float64, error) {
+	st := s.r.state
+	out, err := s.r.trainer.TrainStep(gomlxtrain.Batch{Inputs: []*tensors.Tensor{pb.inputs, pb.captions}, Labels: []*tensors.Tensor{pb.captions}})
 	if err != nil {
-		return fmt.Errorf("train step: %w", err)
+		return 0, fmt.Errorf("train step: %w", err)
 	}
 	loss := float64(tensors.ToScalar[float32](out[0]))
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return fmt.Errorf("train: loss became %v at epoch %d batch %d; lower -lr or -grad-clip", loss, st.Epoch+1, st.Batch)
+		return 0, fmt.Errorf("train: loss became %v at epoch %d batch %d; lower -lr or -grad-clip", loss, st.Epoch+1, st.Batch)
 	}
 	st.LossSum += loss
-	st.Batch++
-	if r.opts.OnStep != nil {
-		r.opts.OnStep(StepInfo{Stage: "cross-entropy", Epoch: st.Epoch + 1, Batch: st.Batch, Batches: r.steps.numBatches, Loss: loss, Step: optimizer.GetGlobalStep(r.m.Store)})
-	}
-	return nil
+	return loss, nil
 }
 
 // endEpoch validates the epoch's model (unless NoValidation), records the epoch, selects the
@@ -222,7 +190,7 @@ func validate(m *captioner.Model, val *splitData, imagesPerBatch int, opts Train
 	if len(val.images) == 0 {
 		return 0, 0, fmt.Errorf("validation: the val split is empty")
 	}
-	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, inputs []*graph.Node) *graph.Node {
+	exec, err := model.NewExec(m.Backend, m.Store, func(scope *model.Scope, inputs []*Node) *Node {
 		return m.LossGraph(scope, inputs)
 	})
 	if err != nil {
@@ -293,30 +261,4 @@ func realTargets(captions *tensors.Tensor) float64 {
 func newEpochBar(w io.Writer, images, epoch, epochs int) *progressbar.ProgressBar {
 	return progress.New(w, int64(images), fmt.Sprintf("epoch %d/%d", epoch, epochs),
 		progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"), progressbar.OptionSetWidth(25))
-}
-
-func writeJSON(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, append(data, '\n'))
-}
-
-func appendJSONLine(path string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(append(data, '\n')); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
