@@ -9,7 +9,6 @@ import (
 	"github.com/attncap/attncap/captioner/layers"
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/internal/atomicfile"
-	"github.com/gomlx/compute/dtypes"
 )
 
 // Config is everything that defines a captioning model: with the vocabulary and the variables,
@@ -79,16 +78,6 @@ const (
 // ValidateDType reports a Config.DType that is neither float32 (or empty) nor bfloat16.
 func (c *Config) ValidateDType() error { return layers.ValidatePrecision(c.DType) }
 
-// ComputeDType is the dtype activations flow in for graph inputs (images or regions) of dtype
-// in: bfloat16 when DType asks for it, otherwise in itself (float32; float64 in some tests).
-func (c *Config) ComputeDType(in dtypes.DType) dtypes.DType { return layers.ComputeDType(c.DType, in) }
-
-// Decoder names.
-const (
-	DecoderLSTM        = "lstm"
-	DecoderTransformer = "transformer"
-)
-
 // DecoderName is the decoder the config selects ("lstm" when unset).
 func (c *Config) DecoderName() string {
 	if c.Decoder == "" {
@@ -110,28 +99,6 @@ func DefaultConfig(encoder string) Config {
 	}
 	if encoder == "resnet50" {
 		c.Weights = "hf:timm/resnet50.a1_in1k"
-	}
-	return c
-}
-
-// DefaultConfigFor returns the defaults for an encoder and a decoder. The Transformer's
-// (see docs/decoders.md for the measurements behind them): for ResNet features d = 512, 2
-// layers of 8 heads, feed-forward 2048, dropout 0.1 (the base model of "Attention Is All You
-// Need" at a third of its depth, which decodes as fast as the LSTM of the same width); for the
-// tiny encoder d = 128, 2 layers of 4 heads, feed-forward 512, dropout 0.1; learned positions,
-// untied embeddings, no attention regulariser.
-func DefaultConfigFor(encoder, decoder string) Config {
-	c := DefaultConfig(encoder)
-	if decoder == "" || decoder == DecoderLSTM {
-		return c
-	}
-	c.Decoder = decoder
-	if decoder == DecoderTransformer {
-		c.EmbedDim, c.Layers, c.Heads, c.FFDim, c.Dropout = 512, 2, 8, 2048, 0.1
-		if encoder == "tiny" {
-			c.EmbedDim, c.Layers, c.Heads, c.FFDim = 128, 2, 4, 512
-		}
-		c.Positions, c.AttentionReg, c.HiddenDim, c.AttentionDim = "learned", 0, 0, 0
 	}
 	return c
 }

@@ -9,10 +9,38 @@ import (
 	"github.com/attncap/attncap/captioner/decoder/transformer"
 )
 
-// This file is the one place that knows the decoder implementations: it maps Config.Decoder to
-// a decoder package and the flat config to that package's Options. Adding a decoder means a
-// package under captioner/decoder, a case in each switch below, and its fields in Config
-// (docs/architecture.md, "Adding a decoder").
+// This file is the one place that knows the decoder implementations: their names, their default
+// sizes and learning rates, and how Config.Decoder maps to a decoder package and the flat config
+// to that package's Options. Adding a decoder means a package under captioner/decoder, a case
+// in each switch below, and its fields in Config (docs/architecture.md, "Adding a decoder").
+
+// Decoder names.
+const (
+	DecoderLSTM        = "lstm"
+	DecoderTransformer = "transformer"
+)
+
+// DefaultConfigFor returns the defaults for an encoder and a decoder. The Transformer's
+// (see docs/decoders.md for the measurements behind them): for ResNet features d = 512, 2
+// layers of 8 heads, feed-forward 2048, dropout 0.1 (the base model of "Attention Is All You
+// Need" at a third of its depth, which decodes as fast as the LSTM of the same width); for the
+// tiny encoder d = 128, 2 layers of 4 heads, feed-forward 512, dropout 0.1; learned positions,
+// untied embeddings, no attention regulariser.
+func DefaultConfigFor(encoder, decoder string) Config {
+	c := DefaultConfig(encoder)
+	if decoder == "" || decoder == DecoderLSTM {
+		return c
+	}
+	c.Decoder = decoder
+	if decoder == DecoderTransformer {
+		c.EmbedDim, c.Layers, c.Heads, c.FFDim, c.Dropout = 512, 2, 8, 2048, 0.1
+		if encoder == "tiny" {
+			c.EmbedDim, c.Layers, c.Heads, c.FFDim = 128, 2, 4, 512
+		}
+		c.Positions, c.AttentionReg, c.HiddenDim, c.AttentionDim = "learned", 0, 0, 0
+	}
+	return c
+}
 
 // NewDecoder returns the decoder cfg selects (Config.DecoderName). cfg must be valid.
 func NewDecoder(cfg *Config) decoder.Decoder {

@@ -13,10 +13,11 @@ import (
 	"github.com/attncap/attncap/captioner/encoder"
 	"github.com/attncap/attncap/captioner/internal/captest"
 	"github.com/attncap/attncap/captioner/internal/testmodel"
+	"github.com/attncap/attncap/captioner/layers"
 	"github.com/attncap/attncap/captioner/train"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	gomlxtrain "github.com/gomlx/gomlx/ml/train"
@@ -54,9 +55,9 @@ func bf16(cfg *captioner.Config) *captioner.Config {
 // missing) and returns the logits [B, T−1, V] and attention [B, T−1, R] as float32.
 func teacherForced(t *testing.T, cfg *captioner.Config, store *model.Store, regions, captions *tensors.Tensor) (logits, alphas []float32) {
 	t.Helper()
-	out, err := model.CallOnceN(captest.Backend(t), store, func(scope *model.Scope, regions, captions *graph.Node) []*graph.Node {
+	out, err := model.CallOnceN(captest.Backend(t), store, func(scope *model.Scope, regions, captions *Node) []*Node {
 		l, a := captioner.NewDecoder(cfg).TeacherForced(scope, regions, captions)
-		return []*graph.Node{l, a}
+		return []*Node{l, a}
 	}, regions, captions)
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +291,7 @@ func TestBFloat16SamplingForSCST(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			m, regions, _, _ := bf16TrainedModel(t, v.cfg(), 5)
 			const k, steps = 3, 6
-			out, err := model.CallOnce(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) *graph.Node {
+			out, err := model.CallOnce(m.Backend, m.Store, func(scope *model.Scope, regions *Node) *Node {
 				return decode.SampleCaptions(scope, m.Config, regions, k, steps, false)
 			}, regions)
 			if err != nil {
@@ -361,7 +362,7 @@ func TestBFloat16EncoderAgreesWithFloat32(t *testing.T) {
 // returns the grid, which must be float32.
 func encodeGrid(t *testing.T, cfg *captioner.Config, store *model.Store, images *tensors.Tensor) []float32 {
 	t.Helper()
-	out, err := model.CallOnce(captest.Backend(t), store, func(scope *model.Scope, images *graph.Node) *graph.Node {
+	out, err := model.CallOnce(captest.Backend(t), store, func(scope *model.Scope, images *Node) *Node {
 		return encoder.Grid(scope, cfg.EncoderOptions(), images)
 	}, images)
 	if err != nil {
@@ -443,8 +444,8 @@ func TestDTypeErrorsAreClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if loaded.DType != "" || loaded.ComputeDType(dtypes.Float32) != dtypes.Float32 {
-		t.Errorf("a config.json without dtype: DType %q, computes in %s; want float32", loaded.DType, loaded.ComputeDType(dtypes.Float32))
+	if loaded.DType != "" || layers.ComputeDType(loaded.DType, dtypes.Float32) != dtypes.Float32 {
+		t.Errorf("a config.json without dtype: DType %q, computes in %s; want float32", loaded.DType, layers.ComputeDType(loaded.DType, dtypes.Float32))
 	}
 	if err := os.WriteFile(path, []byte(strings.Replace(old, "{", `{"dtype": "fp8",`, 1)), 0o644); err != nil {
 		t.Fatal(err)

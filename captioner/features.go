@@ -75,14 +75,15 @@ const EncoderStreams = 2
 // ExtractFeatures decodes, preprocesses and encodes image files in batches of batchSize, and
 // returns their grids in the order of paths. Images are decoded on all cores
 // (datasets.ImageBatches) ahead of the encoder, which works on EncoderStreams batches at once;
-// the first error stops every stage and is returned. progress, when not nil, receives a
+// the first error stops every stage and is returned. progressOut, when not nil, receives a
 // progress bar.
 func (m *Model) ExtractFeatures(paths []string, batchSize int, progressOut io.Writer) (*Features, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("features: no images")
 	}
 	batchSize = max(1, batchSize)
-	if err := m.compile(); err != nil {
+	grid, err := m.encoderExec(graphGrid)
+	if err != nil {
 		return nil, err
 	}
 	type loaded struct {
@@ -114,14 +115,14 @@ func (m *Model) ExtractFeatures(paths []string, batchSize int, progressOut io.Wr
 		}
 		in := l.batch.Tensor()
 		l.batch.Recycle() // its values are in the tensor: the memory serves a later batch
-		out, err := m.gridE.Call(in)
+		out, err := grid.Call(in)
 		if err != nil {
 			return fmt.Errorf("features: %w", err)
 		}
 		m.gridWarm.Store(true)
-		grid := tensors.MustCopyFlatData[float32](out[0])
+		values := tensors.MustCopyFlatData[float32](out[0])
 		mu.Lock()
-		grids[l.index], dims = grid, out[0].Shape().Dimensions
+		grids[l.index], dims = values, out[0].Shape().Dimensions
 		if bar != nil {
 			_ = bar.Add(l.batch.N)
 		}

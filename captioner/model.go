@@ -27,13 +27,10 @@ type Model struct {
 	Store   *model.Store
 	Backend compute.Backend
 
-	once              sync.Once
-	encodeExec, gridE *model.Exec
-	execErr           error
-	execMu            sync.Mutex
-	execs             map[ExecKey]*model.Exec // the decoding graphs, by what they compute (Exec)
-	// gridWarm is set once gridE has run: its variables are initialised and its main shape
-	// compiled, so it may run concurrently.
+	execMu sync.Mutex
+	execs  map[ExecKey]*model.Exec // every inference graph, by what it computes (Exec)
+	// gridWarm is set once the grid graph has run: its variables are initialised and its main
+	// shape compiled, so it may run concurrently.
 	gridWarm atomic.Bool
 	// weightsPath is the local file Config.Weights resolved to, once known.
 	weightsPath string
@@ -134,40 +131,32 @@ func (m *Model) VariablesChanged() {
 // ResetCompiled drops the compiled inference graphs; the next call compiles them again with
 // the variables' current values.
 func (m *Model) ResetCompiled() {
-	for _, e := range []*model.Exec{m.encodeExec, m.gridE} {
-		if e != nil {
-			e.Finalize()
-		}
-	}
 	m.execMu.Lock()
 	for _, e := range m.execs {
 		e.Finalize()
 	}
 	m.execs = nil
 	m.execMu.Unlock()
-	m.encodeExec, m.gridE, m.execErr = nil, nil, nil
 	m.gridWarm.Store(false)
-	m.once = sync.Once{}
 }
 
-// compile builds the executables used at inference.
-func (m *Model) compile() error {
-	m.once.Do(func() {
-		cfg := m.Config
-		m.encodeExec, m.execErr = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, images *Node) *Node {
-			return encoder.Regions(scope, cfg.EncoderOptions(), images)
+// The encoder's graphs (ExecKey.Graph).
+const (
+	graphRegions = "encoder-regions" // images [B, S, S, 3] → regions [B, R, C]
+	graphGrid    = "encoder-grid"    // images → grid [B, h, w, C]
+)
+
+// encoderExec is the encoder's graph that returns its regions or (graph graphGrid) its grid.
+func (m *Model) encoderExec(graph string) (*model.Exec, error) {
+	return m.Exec(ExecKey{Graph: graph}, func() (*model.Exec, error) {
+		opts := m.Config.EncoderOptions()
+		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, images *Node) *Node {
+			if graph == graphGrid {
+				return encoder.Grid(scope, opts, images)
+			}
+			return encoder.Regions(scope, opts, images)
 		})
-		if m.execErr != nil {
-			return
-		}
-		m.gridE, m.execErr = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, images *Node) *Node {
-			return encoder.Grid(scope, cfg.EncoderOptions(), images)
-		})
-		if m.execErr != nil {
-			return
-		}
 	})
-	return m.execErr
 }
 
 // ExecKey names one compiled decoding graph of a Model: what it computes (Graph, named by the
@@ -180,13 +169,10 @@ type ExecKey struct {
 	Attention bool // whether the graph returns attention weights
 }
 
-// Exec returns the graph for key, building it with build on first use (after the encoder's
-// graphs, so that the variables are initialised; under a lock, so concurrent decoders share
-// one).
+// Exec returns the graph for key, building it with build on first use (under a lock, so
+// concurrent callers share one). Packages that build graphs of the model (decode) name theirs
+// in ExecKey.Graph.
 func (m *Model) Exec(key ExecKey, build func() (*model.Exec, error)) (*model.Exec, error) {
-	if err := m.compile(); err != nil {
-		return nil, err
-	}
 	m.execMu.Lock()
 	defer m.execMu.Unlock()
 	if e, ok := m.execs[key]; ok {
@@ -228,14 +214,15 @@ func (m *Model) CheckRegions(regions *tensors.Tensor) error {
 // EncodeImages runs the encoder on a batch of normalised images [B, S, S, 3] and returns the
 // regions [B, R, C].
 func (m *Model) EncodeImages(images *tensors.Tensor) (*tensors.Tensor, error) {
-	if err := m.compile(); err != nil {
+	exec, err := m.encoderExec(graphRegions)
+	if err != nil {
 		return nil, err
 	}
 	d := images.Shape().Dimensions
 	if len(d) != 4 || d[1] != m.Config.ImageSize || d[2] != m.Config.ImageSize || d[3] != 3 {
 		return nil, fmt.Errorf("encode: images tensor %s, want [B, %d, %d, 3]", images.Shape(), m.Config.ImageSize, m.Config.ImageSize)
 	}
-	out, err := m.encodeExec.Call(images)
+	out, err := exec.Call(images)
 	if err = m.explainShapes(err); err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/attncap/attncap/captioner/internal/captest"
 	"github.com/attncap/attncap/captioner/internal/testmodel"
 	"github.com/gomlx/compute"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -19,9 +19,9 @@ import (
 // lossOf evaluates CaptionLoss on given tensors.
 func lossOf(t *testing.T, backend compute.Backend, cfg *captioner.Config, captions, logits, alphas *tensors.Tensor) (loss, ce float64) {
 	t.Helper()
-	out, err := graph.ExecOnceN(backend, func(c, l, a *graph.Node) []*graph.Node {
+	out, err := ExecOnceN(backend, func(c, l, a *Node) []*Node {
 		loss, ce := decoder.CaptionLoss(c, l, a, cfg.AttentionReg)
-		return []*graph.Node{loss, ce}
+		return []*Node{loss, ce}
 	}, captions, logits, alphas)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestLossGradientMatchesFiniteDifferences(t *testing.T) {
 	regions, _ := captest.RandomTensor[float64](rng, 2, 4, 256)
 	captions := tensors.FromValue([][]int32{{1, 4, 6, 2, 0}, {1, 5, 2, 0, 0}})
 	store := model.NewStore()
-	lossFn := func(scope *model.Scope, regions, captions *graph.Node) *graph.Node {
+	lossFn := func(scope *model.Scope, regions, captions *Node) *Node {
 		logits, alphas := captioner.NewDecoder(cfg).TeacherForced(scope, regions, captions)
 		l, _ := decoder.CaptionLoss(captions, logits, alphas, cfg.AttentionReg)
 		return l
@@ -118,11 +118,11 @@ func TestLossGradientMatchesFiniteDifferences(t *testing.T) {
 		if v == nil {
 			t.Fatalf("no variable %s", path)
 		}
-		grad, err := model.CallOnce(backend, store, func(scope *model.Scope, regions, captions *graph.Node) *graph.Node {
+		grad, err := model.CallOnce(backend, store, func(scope *model.Scope, regions, captions *Node) *Node {
 			l := lossFn(scope, regions, captions)
 			// AddScalar(·, 0): compute v0.1.14's Go backend panics (index out of range in its
 			// executor) when a multi-output gradient node is itself a graph output.
-			return graph.AddScalar(graph.Gradient(l, v.NodeValue(l.Graph()))[0], 0)
+			return AddScalar(Gradient(l, v.NodeValue(l.Graph()))[0], 0)
 		}, regions, captions)
 		if err != nil {
 			t.Fatal(err)

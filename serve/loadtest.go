@@ -189,7 +189,7 @@ func pngHeader(w, h uint32) []byte {
 	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(ihdr))
 }
 
-// OfflineThroughput is CaptionImages' images/s on paths with the server's beam and batch size
+// OfflineThroughput is decode.Images' images/s on paths with the server's beam and batch size
 // (after one warm-up batch): what batching under load should approach.
 func OfflineThroughput(m *captioner.Model, paths []string, opts Options) (float64, error) {
 	opts = opts.withDefaults()
@@ -204,7 +204,7 @@ func OfflineThroughput(m *captioner.Model, paths []string, opts Options) (float6
 	return float64(len(paths)) / time.Since(start).Seconds(), nil
 }
 
-// OfflineLatency is the median time CaptionImages takes for one image alone (of 5 runs after
+// OfflineLatency is the median time decode.Images takes for one image alone (of 5 runs after
 // a warm-up), with the server's beam: what a lone request should take, plus HTTP and queueing.
 func OfflineLatency(m *captioner.Model, path string, opts Options) (time.Duration, error) {
 	opts = opts.withDefaults()

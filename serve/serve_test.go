@@ -127,7 +127,7 @@ func multipartBody(t *testing.T, fields map[string]string, files ...[]byte) (str
 	return w.FormDataContentType(), buf.Bytes()
 }
 
-// offline captions the files with CaptionImages, one at a time, at beam k.
+// offline captions the files with decode.Images, one at a time, at beam k.
 func offline(t *testing.T, paths []string, k int) []decode.Caption {
 	t.Helper()
 	caps, err := decode.Images(tinyModel(t), paths, decode.Options{Beam: k, SkipAttention: true}, 1, nil)
@@ -146,7 +146,7 @@ func sameCaption(t *testing.T, what string, got Caption, want decode.Caption) {
 	}
 }
 
-// Every input form gives the caption CaptionImages gives; one image in → an object out, a list
+// Every input form gives the caption decode.Images gives; one image in → an object out, a list
 // in → a list out, in order.
 func TestInputFormsGiveTheOfflineCaptions(t *testing.T) {
 	_, ts := newTestServer(t, Options{Beam: 2, RateLimit: -1})

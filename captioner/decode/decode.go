@@ -1,8 +1,8 @@
 // Package decode turns an encoder's regions into captions with a trained captioner.Model:
 // greedy decoding and beam search, with the loop over the words on the host or in one compiled
 // graph (loop.go, beam_loop.go), sampling for self-critical training (sample.go), and captioning
-// image files or cached features in batches (caption.go). Every function takes the model; the
-// decoder is reached only through the decoder.Decoder interface.
+// image files or cached features in batches (caption.go). Decoding functions take the model;
+// they reach its decoder only through the decoder.Decoder interface.
 package decode
 
 import (

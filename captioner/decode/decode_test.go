@@ -14,7 +14,7 @@ import (
 	"github.com/attncap/attncap/captioner/internal/testmodel"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	gomlxtrain "github.com/gomlx/gomlx/ml/train"
@@ -191,9 +191,9 @@ func TestTopAllowedWordsMatchesFullSort(t *testing.T) {
 		lp[i] = float32(rng.IntN(10)) - 12 // many ties
 	}
 	for _, n := range []int{1, 2, 6, vocab} {
-		out, err := graph.ExecOnceN(backend, func(x *graph.Node) []*graph.Node {
+		out, err := ExecOnceN(backend, func(x *Node) []*Node {
 			v, ids := TopAllowedWords(x, n)
-			return []*graph.Node{v, ids}
+			return []*Node{v, ids}
 		}, tensors.FromFlatDataAndDimensions(lp, rows, vocab))
 		if err != nil {
 			t.Fatal(err)
@@ -266,17 +266,17 @@ func TestStepsEqualTeacherForcing(t *testing.T) {
 			regions, _ := captest.RandomTensor[float64](rng, images, numRegions, 256)
 			captions := tensors.FromValue([][]int32{{1, 4, 6, 9, 2, 0, 0, 0}, {1, 5, 2, 0, 0, 0, 0, 0}, {1, 10, 10, 7, 8, 6, 5, 2}})
 			steps := cfg.MaxLen - 1
-			out, err := model.CallOnceN(backend, model.NewStore(), func(scope *model.Scope, regions, captions *graph.Node) []*graph.Node {
+			out, err := model.CallOnceN(backend, model.NewStore(), func(scope *model.Scope, regions, captions *Node) []*Node {
 				dec := captioner.NewDecoder(cfg)
 				logits, alphas := dec.TeacherForced(scope, regions, captions)
 				memory, state := dec.Prepare(scope, regions, steps)
-				var stepLogits, stepAlphas []*graph.Node
+				var stepLogits, stepAlphas []*Node
 				for p := 0; p < steps; p++ {
-					prev := graph.Reshape(graph.Slice(captions, graph.AxisRange(), graph.AxisElem(p)), -1)
-					l, next, a := dec.Step(scope, regions, memory, state, prev, graph.Scalar(regions.Graph(), dtypes.Int32, p))
+					prev := Reshape(Slice(captions, AxisRange(), AxisElem(p)), -1)
+					l, next, a := dec.Step(scope, regions, memory, state, prev, Scalar(regions.Graph(), dtypes.Int32, p))
 					stepLogits, stepAlphas, state = append(stepLogits, l), append(stepAlphas, a), next
 				}
-				return []*graph.Node{logits, alphas, graph.Stack(stepLogits, 1), graph.Stack(stepAlphas, 1)}
+				return []*Node{logits, alphas, Stack(stepLogits, 1), Stack(stepAlphas, 1)}
 			}, regions, captions)
 			if err != nil {
 				t.Fatal(err)

@@ -65,9 +65,9 @@ func stepExec(m *captioner.Model, n int, attention bool) (*model.Exec, error) {
 	})
 }
 
-// AllowedLogProbs sets the log-probabilities [N, V] of the words no decoder may emit, <pad>
+// allowedLogProbs sets the log-probabilities [N, V] of the words no decoder may emit, <pad>
 // and <start>, to −∞.
-func AllowedLogProbs(logProbs *Node) *Node {
+func allowedLogProbs(logProbs *Node) *Node {
 	g := logProbs.Graph()
 	ids := Iota(g, shapes.Make(dtypes.Int32, logProbs.Shape().Dimensions...), 1)
 	banned := Or(Equal(ids, Scalar(g, dtypes.Int32, text.PadID)), Equal(ids, Scalar(g, dtypes.Int32, text.StartID)))
@@ -75,11 +75,11 @@ func AllowedLogProbs(logProbs *Node) *Node {
 }
 
 // TopAllowedWords returns, for each row of logProbs [N, V], the n highest values over the
-// words a decoder may emit (AllowedLogProbs) and their ids (int32), best first; ties go to the
+// words a decoder may emit (allowedLogProbs) and their ids (int32), best first; ties go to the
 // lower id. Past the allowed words the values are -inf. It takes n rounds of ArgMax (topN)
 // rather than a full sort, which is cheap for the small n of a beam on every backend.
 func TopAllowedWords(logProbs *Node, n int) (values, ids *Node) {
-	return topN(AllowedLogProbs(logProbs), n)
+	return topN(allowedLogProbs(logProbs), n)
 }
 
 // allowed reports words a decoder may emit on the host: never <pad> or <start>.

@@ -202,10 +202,10 @@ func sameCaption(t *testing.T, what string, a, b Caption) {
 	}
 }
 
-func TestParseDecodeLoop(t *testing.T) {
+func TestParseLoop(t *testing.T) {
 	for in, want := range map[string]Loop{"": LoopAuto, "auto": LoopAuto, "host": LoopHost, "Graph": LoopGraph} {
 		if got, err := ParseLoop(in); err != nil || got != want {
-			t.Errorf("ParseDecodeLoop(%q) = %q, %v; want %q", in, got, err, want)
+			t.Errorf("ParseLoop(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 	if _, err := ParseLoop("gpu"); err == nil || !strings.Contains(err.Error(), "want auto, host or graph") {

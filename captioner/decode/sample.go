@@ -41,7 +41,7 @@ func SampleCaptions(scope *model.Scope, cfg *captioner.Config, inputs *Node, k, 
 	for t := 0; t < steps; t++ {
 		var logits *Node
 		logits, state, _ = dec.Step(scope, regions, memory, state, prev, Scalar(g, dtypes.Int32, t))
-		logProbs := AllowedLogProbs(LogSoftmax(logits, -1))
+		logProbs := allowedLogProbs(LogSoftmax(logits, -1))
 		var next *Node
 		if greedy {
 			next = ArgMax(logProbs, -1, dtypes.Int32)

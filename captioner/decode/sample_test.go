@@ -7,7 +7,7 @@ import (
 
 	"github.com/attncap/attncap/captioner/internal/captest"
 	"github.com/attncap/attncap/captioner/internal/testmodel"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -21,7 +21,7 @@ func TestGreedySamplingInOneGraphEqualsGreedyDecoding(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := model.CallOnce(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) *graph.Node {
+			out, err := model.CallOnce(m.Backend, m.Store, func(scope *model.Scope, regions *Node) *Node {
 				return SampleCaptions(scope, m.Config, regions, 1, m.Config.MaxLen-1, true)
 			}, regions)
 			if err != nil {
@@ -50,7 +50,7 @@ func TestDrawWordsFollowsTheDistribution(t *testing.T) {
 	}
 	store := model.NewStore()
 	store.SetParam(model.ParamInitialSeed, int64(3))
-	out, err := model.CallOnce(captest.Backend(t), store, func(scope *model.Scope, lp *graph.Node) *graph.Node {
+	out, err := model.CallOnce(captest.Backend(t), store, func(scope *model.Scope, lp *Node) *Node {
 		return DrawWords(scope, lp)
 	}, tensors.FromFlatDataAndDimensions(lp, n, len(probs)))
 	if err != nil {

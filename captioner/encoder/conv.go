@@ -145,7 +145,7 @@ func MaxPool2D(x *Node, k, stride, pad int) *Node {
 //
 // The folded kernel is scope's "weight" [k, k, Cin, Cout] and the folded shift its "bias"
 // [Cout] (see LoadResNetWeights), at x's full precision (float32 for a bfloat16 x, read as
-// bfloat16: precision.go); scope is named after the torchvision conv (conv1, layer1/0/conv2,
+// bfloat16: layers.FullPrecision); scope is named after the torchvision conv (conv1, layer1/0/conv2,
 // layer2/0/downsample/0).
 func convBN(scope *model.Scope, x *Node, cout, k, stride, pad int, relu, trainable bool) *Node {
 	cin := x.Shape().Dimensions[3]

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/attncap/attncap/captioner/internal/captest"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
@@ -24,7 +24,7 @@ func TestConvIm2colMatchesNative(t *testing.T) {
 		x, _ := captest.RandomTensor[float32](rng, 2, c.h, c.w, c.cin)
 		kernel, _ := captest.RandomTensor[float32](rng, c.k, c.k, c.cin, c.cout)
 		run := func(impl ConvImpl) []float32 {
-			out, err := graph.ExecOnce(backend, func(x, k *graph.Node) *graph.Node { return Conv2D(x, k, c.stride, c.pad, impl) }, x, kernel)
+			out, err := ExecOnce(backend, func(x, k *Node) *Node { return Conv2D(x, k, c.stride, c.pad, impl) }, x, kernel)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,12 +45,12 @@ func TestMaxPool2DMatchesBackendMaxPool(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	for _, c := range []struct{ h, w, k, stride, pad int }{{9, 8, 3, 2, 1}, {8, 8, 2, 2, 0}, {7, 5, 3, 1, 1}} {
 		x, _ := captest.RandomTensor[float32](rng, 2, c.h, c.w, 3)
-		gathered, err := graph.ExecOnce(backend, func(x *graph.Node) *graph.Node { return MaxPool2D(x, c.k, c.stride, c.pad) }, x)
+		gathered, err := ExecOnce(backend, func(x *Node) *Node { return MaxPool2D(x, c.k, c.stride, c.pad) }, x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		native, err := graph.ExecOnce(backend, func(x *graph.Node) *graph.Node {
-			return graph.MaxPool(x).Window(c.k).Strides(c.stride).PaddingPerDim([][2]int{{c.pad, c.pad}, {c.pad, c.pad}}).Done()
+		native, err := ExecOnce(backend, func(x *Node) *Node {
+			return MaxPool(x).Window(c.k).Strides(c.stride).PaddingPerDim([][2]int{{c.pad, c.pad}, {c.pad, c.pad}}).Done()
 		}, x)
 		if err != nil {
 			t.Fatal(err)
@@ -70,21 +70,21 @@ func TestMaxPool2DGradientMatchesBackendMaxPool(t *testing.T) {
 	rng := rand.New(rand.NewPCG(33, 34))
 	for _, c := range []struct{ h, w, k, stride, pad int }{{9, 8, 3, 2, 1}, {8, 8, 2, 2, 0}} {
 		x, _ := captest.RandomTensor[float32](rng, 2, c.h, c.w, 5)
-		grad := func(pool func(x *graph.Node) *graph.Node) []float32 {
-			out, err := graph.ExecOnce(backend, func(x *graph.Node) *graph.Node {
+		grad := func(pool func(x *Node) *Node) []float32 {
+			out, err := ExecOnce(backend, func(x *Node) *Node {
 				y := pool(x)
 				// Weight each output differently so that every routing error shows.
-				w := graph.AddScalar(graph.MulScalar(graph.ConvertDType(graph.IotaFull(x.Graph(), y.Shape()), y.DType()), 0.01), 1)
-				return graph.Gradient(graph.ReduceAllSum(graph.Mul(y, w)), x)[0]
+				w := AddScalar(MulScalar(ConvertDType(IotaFull(x.Graph(), y.Shape()), y.DType()), 0.01), 1)
+				return Gradient(ReduceAllSum(Mul(y, w)), x)[0]
 			}, x)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return tensors.MustCopyFlatData[float32](out)
 		}
-		gathered := grad(func(x *graph.Node) *graph.Node { return MaxPool2D(x, c.k, c.stride, c.pad) })
-		native := grad(func(x *graph.Node) *graph.Node {
-			return graph.MaxPool(x).Window(c.k).Strides(c.stride).PaddingPerDim([][2]int{{c.pad, c.pad}, {c.pad, c.pad}}).Done()
+		gathered := grad(func(x *Node) *Node { return MaxPool2D(x, c.k, c.stride, c.pad) })
+		native := grad(func(x *Node) *Node {
+			return MaxPool(x).Window(c.k).Strides(c.stride).PaddingPerDim([][2]int{{c.pad, c.pad}, {c.pad, c.pad}}).Done()
 		})
 		if diff, _ := captest.MaxAbsDiff(gathered, native); diff > 1e-6 {
 			t.Errorf("%+v: gradients differ by %g", c, diff)
@@ -97,7 +97,7 @@ func TestAdaptiveAvgPoolMatchesDefinition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	const h, w, c, g = 7, 5, 2, 3
 	x, data := captest.RandomTensor[float32](rng, 1, h, w, c)
-	out, err := graph.ExecOnce(backend, func(x *graph.Node) *graph.Node { return AdaptiveAvgPool(x, g) }, x)
+	out, err := ExecOnce(backend, func(x *Node) *Node { return AdaptiveAvgPool(x, g) }, x)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -159,7 +159,7 @@ func shortcut(scope *model.Scope, x *Node, out, stride int, trainable bool) *Nod
 // four 3×3 conv + ReLU layers (32, 64, 128, 256 channels), 2×2 max-pool after the first three,
 // so the grid is [B, S/8, S/8, 256].
 //
-// Its variables are at the images' full precision (precision.go), read in their dtype.
+// Its variables are at the images' full precision (layers.FullPrecision), read in their dtype.
 func TinyEncoder(scope *model.Scope, images *Node) *Node {
 	x := images
 	for i, ch := range []int{32, 64, 128, 256} {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/attncap/attncap/captioner/internal/captest"
 	"github.com/gomlx/compute"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/model"
@@ -26,19 +26,19 @@ func TestDenseEqualsLayersDense(t *testing.T) {
 
 func denseMatchesLayersDense(t *testing.T, backend compute.Backend, rng *rand.Rand, dims [3]int, out int) {
 	x, _ := captest.RandomTensor[float32](rng, dims[:]...)
-	run := func(store *model.Store, f func(*model.Scope, *graph.Node) *graph.Node) [][]float32 {
-		outs, err := model.CallOnceN(backend, store, func(scope *model.Scope, x *graph.Node) []*graph.Node {
+	run := func(store *model.Store, f func(*model.Scope, *Node) *Node) [][]float32 {
+		outs, err := model.CallOnceN(backend, store, func(scope *model.Scope, x *Node) []*Node {
 			y := f(scope.At("layer"), x)
-			loss := graph.ReduceAllSum(graph.Mul(y, y))
-			var vars []*graph.Node
+			loss := ReduceAllSum(Mul(y, y))
+			var vars []*Node
 			for _, p := range []string{"/layer/dense/weights", "/layer/dense/biases"} {
 				vars = append(vars, store.GetVariable(p).NodeValue(x.Graph()))
 			}
-			grads := graph.Gradient(loss, append(vars, x)...)
+			grads := Gradient(loss, append(vars, x)...)
 			for i := range grads { // AddScalar(·, 0): a multi-output gradient node cannot be a graph output (compute v0.1.14)
-				grads[i] = graph.AddScalar(grads[i], 0)
+				grads[i] = AddScalar(grads[i], 0)
 			}
-			return append([]*graph.Node{y}, grads...)
+			return append([]*Node{y}, grads...)
 		}, x)
 		if err != nil {
 			t.Fatal(err)
@@ -50,14 +50,14 @@ func denseMatchesLayersDense(t *testing.T, backend compute.Backend, rng *rand.Ra
 		return flat
 	}
 	ref := model.NewStore()
-	want := run(ref, func(s *model.Scope, x *graph.Node) *graph.Node { return layers.Dense(s, x, true, out) })
+	want := run(ref, func(s *model.Scope, x *Node) *Node { return layers.Dense(s, x, true, out) })
 	ours := model.NewStore()
 	for v := range ref.IterVariables() { // the same values: dense must find and reuse them
 		if _, err := ours.CreateVariable(v.Path(), v.MustValue()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got := run(ours, func(s *model.Scope, x *graph.Node) *graph.Node { return Dense(s, x, out) })
+	got := run(ours, func(s *model.Scope, x *Node) *Node { return Dense(s, x, out) })
 	var refPaths, ourPaths []string
 	for v := range ref.IterVariables() {
 		refPaths = append(refPaths, v.Path()+" "+v.Shape().String())

@@ -476,8 +476,8 @@ func (j *ObjectJudgement) matchObjects(ms []mention, img datasets.ShapesImage) (
 	return link
 }
 
-// judgeCount checks the counts the caption states against the image's number of objects and decides
-// whether the caption is correct.
+// judgeCount checks the counts the caption states against the image's number of objects and
+// sets Correct: every object named, none extra, no wrong size, every stated count right.
 func (j *ObjectJudgement) judgeCount(tok []string, objects int) {
 	countOK := true
 	for _, n := range statedCounts(tok) {
@@ -487,7 +487,6 @@ func (j *ObjectJudgement) judgeCount(tok []string, objects int) {
 		countOK = countOK && n == objects
 	}
 	j.Correct = len(j.Missing) == 0 && len(j.Extra) == 0 && len(j.WrongSize) == 0 && countOK
-
 }
 
 // mentionBefore is the mention ending right before token i ("is"/"are" may come between), or -1.

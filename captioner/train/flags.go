@@ -38,23 +38,26 @@ type defaultVariant struct {
 
 var defaultVariants = []defaultVariant{
 	{"", "resnet50", captioner.DecoderLSTM, false, nil},
+	{"resnet18/34/101/152", "resnet101", captioner.DecoderLSTM, false, []int{0}},
 	{"tiny", "tiny", captioner.DecoderLSTM, false, []int{0}},
-	{"tiny with -scst", "tiny", captioner.DecoderLSTM, true, []int{1}},
+	{"tiny with -scst", "tiny", captioner.DecoderLSTM, true, []int{2}},
 	{"transformer", "resnet50", captioner.DecoderTransformer, false, []int{0}},
-	{"tiny transformer", "tiny", captioner.DecoderTransformer, false, []int{1, 3}},
+	{"tiny transformer", "tiny", captioner.DecoderTransformer, false, []int{2, 4}},
 }
 
 // defaultText says a flag's default: the resnet50 LSTM's, then each variant whose default
-// differs from its parents' ("default 0.001; tiny: 0.002; …").
+// differs from its parents' ("default 0.001; tiny: 0.002; …"). A size one decoder does not
+// use (0 or none in its defaults) is said to be unused there rather than given.
 func defaultText(f *optflags.Flag) string {
 	switch f.Name {
 	case "data":
 		return "default shapes"
 	case "encoder":
 		return "default tiny for -data shapes, resnet50 otherwise"
+	case "decoder":
+		return "default " + captioner.DecoderLSTM
 	}
 	texts := make([]string, len(defaultVariants))
-	var parts []string
 	for i, v := range defaultVariants {
 		o := DefaultTrainOptionsFor(v.encoder, v.decoder)
 		if v.scst {
@@ -62,15 +65,26 @@ func defaultText(f *optflags.Flag) string {
 			o = WithSCSTDefaults(o, func(string) bool { return false })
 		}
 		texts[i] = showDefault(f.Name, f.FieldValue(&o))
-		if i == 0 {
-			parts = append(parts, "default "+texts[i])
-			continue
-		}
+	}
+	zero := func(t string) bool { return t == "0" || t == "none" }
+	var parts []string
+	for i, v := range defaultVariants {
+		otherDecoder := v.decoder != defaultVariants[0].decoder
 		same := false
 		for _, p := range v.parents {
 			same = same || texts[p] == texts[i]
 		}
-		if !same && f.Name != "scst" {
+		switch {
+		case i == 0:
+			parts = append(parts, "default "+texts[i])
+		case same || f.Name == "scst":
+			// as a configuration it refines
+		case otherDecoder && zero(texts[i]) && !zero(texts[0]):
+			// a size of the LSTM that this decoder does not have
+		case otherDecoder && !zero(texts[i]) && zero(texts[0]):
+			parts[0] = "unused by the LSTM"
+			parts = append(parts, v.name+": "+texts[i])
+		default:
 			parts = append(parts, v.name+": "+texts[i])
 		}
 	}
@@ -156,10 +170,10 @@ func (f *Flags) Options(run RunOptions) (TrainOptions, error) {
 		opts.Data, opts.Model.Encoder = data, enc
 	}
 	f.set.Apply(&opts)
-	if opts.Model.Decoder == captioner.DecoderLSTM {
+	if f.Given("decoder") && opts.Model.Decoder == captioner.DecoderLSTM {
 		opts.Model.Decoder = "" // the LSTM is the unnamed default, as in every run from before the Transformer
 	}
-	if opts.Model.DType == captioner.DTypeFloat32 {
+	if f.Given("dtype") && opts.Model.DType == captioner.DTypeFloat32 {
 		opts.Model.DType = "" // likewise float32, from before bfloat16
 	}
 	if run.SCSTFrom != "" {

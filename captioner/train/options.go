@@ -13,7 +13,7 @@ import (
 
 // LoadRunOptions reads the options a run was started with (RUN/options.json, written by Train;
 // safe options changed on a resume are updated there). Programs that resume a run start from
-// these and apply only what the user asked to change (see scripts/train). The error wraps
+// these and apply only what the user asked to change (Flags.Options, scripts/train). The error wraps
 // fs.ErrNotExist for runs written before options.json existed.
 func LoadRunOptions(run string) (TrainOptions, error) {
 	path := filepath.Join(run, runfolder.Options)

@@ -19,7 +19,7 @@ import (
 	"github.com/attncap/attncap/captioner/internal/captest"
 	"github.com/attncap/attncap/captioner/internal/testmodel"
 	"github.com/attncap/attncap/captioner/runfolder"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	gomlxtrain "github.com/gomlx/gomlx/ml/train"
@@ -54,14 +54,14 @@ func TestSCSTLossGradientMatchesFiniteDifferences(t *testing.T) {
 	captions := tensors.FromValue([][]int32{{1, 4, 5, 2, 0}, {1, 2, 0, 0, 0}, {1, 5, 5, 4, 2}})
 	adv := tensors.FromValue([]float64{0.5, -1.25, 2})
 	lossOf := func(l *tensors.Tensor) float64 {
-		out, err := graph.ExecOnce(backend, decoder.SCSTLoss, captions, l, adv)
+		out, err := ExecOnce(backend, decoder.SCSTLoss, captions, l, adv)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tensors.ToScalar[float64](out)
 	}
-	grad, err := graph.ExecOnce(backend, func(c, l, a *graph.Node) *graph.Node {
-		return graph.AddScalar(graph.Gradient(decoder.SCSTLoss(c, l, a), l)[0], 0)
+	grad, err := ExecOnce(backend, func(c, l, a *Node) *Node {
+		return AddScalar(Gradient(decoder.SCSTLoss(c, l, a), l)[0], 0)
 	}, captions, logits, adv)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestConstantRewardChangesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			const k = 3
-			sampled, err := model.CallOnce(m.Backend, m.Store, func(scope *model.Scope, regions *graph.Node) *graph.Node {
+			sampled, err := model.CallOnce(m.Backend, m.Store, func(scope *model.Scope, regions *Node) *Node {
 				return decode.SampleCaptions(scope, m.Config, regions, k, m.Config.MaxLen-1, false)
 			}, regions)
 			if err != nil {
@@ -119,7 +119,7 @@ func TestConstantRewardChangesNothing(t *testing.T) {
 				}
 			}
 			adv := Advantages(make([]float64, 8*k), k, nil)
-			trainer := gomlxtrain.NewTrainer(m.Backend, m.Store, m.ModelFn(), func(labels, predictions []*graph.Node) *graph.Node {
+			trainer := gomlxtrain.NewTrainer(m.Backend, m.Store, m.ModelFn(), func(labels, predictions []*Node) *Node {
 				return decoder.SCSTLoss(labels[0], predictions[0], labels[1])
 			}, NewOptimizer(1e-2, 0, 5), nil, nil)
 			if _, err := trainer.TrainStep(gomlxtrain.Batch{Inputs: []*tensors.Tensor{regions, captions}, Labels: []*tensors.Tensor{captions, tensors.FromValue(adv)}}); err != nil {

@@ -66,7 +66,10 @@ func (r *trainRun) runStage(s stage) (interrupted bool, err error) {
 			return false, err
 		}
 		if interrupted {
-			return true, s.saveLast()
+			if err := s.saveLast(); err != nil {
+				return true, fmt.Errorf("train: interrupted, and saving failed: %w", err)
+			}
+			return true, nil
 		}
 		if err := s.endEpoch(); err != nil {
 			return false, err

@@ -117,7 +117,7 @@ type TrainResult struct {
 	BestValBLEU float64               // its val BLEU-4 (0 without validation)
 	Test        metrics.Scores        // scores of the best checkpoint on the test split
 	Tested      bool                  // whether Test holds scores (false with NoTest)
-	Objects     *metrics.ObjectScores // object accuracy on the test split (nil: no shapes ground truth, objects.go)
+	Objects     *metrics.ObjectScores // object accuracy on the test split (nil: no shapes ground truth; decode.ObjectAccuracy)
 	Samples     []Sample              // a few test captions
 	Interrupted bool                  // stopped by the context (state saved; resume with Resume)
 	Elapsed     time.Duration         // training time, all sessions of the run together

@@ -6,7 +6,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/attncap/attncap/bench"
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/internal/atomicfile"
 )
 
 func main() {
@@ -65,8 +65,7 @@ func main() {
 		fmt.Printf("| %-70s | %-22s | %-10s | %-9s | %s\n", r.Name, value, ref, ratio, r.Note)
 	}
 	if *jsonOut != "" {
-		data, _ := json.MarshalIndent(rows, "", "  ")
-		check(os.WriteFile(*jsonOut, append(data, '\n'), 0o644))
+		check(atomicfile.WriteJSON(*jsonOut, rows))
 	}
 }
 

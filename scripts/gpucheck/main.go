@@ -25,6 +25,7 @@ import (
 	"github.com/attncap/attncap/captioner"
 	"github.com/attncap/attncap/captioner/decode"
 	"github.com/attncap/attncap/captioner/train"
+	"github.com/attncap/attncap/internal/atomicfile"
 	"github.com/attncap/attncap/internal/safetensors"
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -96,9 +97,12 @@ type checks struct {
 	out    string
 }
 
+// save writes the report so far to OUT/gpu.json; a failure to write is printed and the checks
+// go on.
 func (c *checks) save() {
-	data, _ := json.MarshalIndent(c.report, "", "  ")
-	_ = os.WriteFile(filepath.Join(c.out, "gpu.json"), data, 0o644)
+	if err := atomicfile.WriteJSON(filepath.Join(c.out, "gpu.json"), c.report); err != nil {
+		fmt.Println("gpu.json:", err)
+	}
 }
 
 // step runs one check, prints its result or error and records it.

@@ -8,7 +8,7 @@
 // -checkpoint random:resnet50 serves an untrained ResNet-50 captioner (speed measurements).
 // SIGINT/SIGTERM stop it gracefully: in-flight requests are answered first. -loadtest starts the
 // service on a loopback port, sends the images of -images DIR (plus broken files, -broken) at
-// each concurrency, and prints a table next to the offline CaptionImages throughput.
+// each concurrency, and prints a table next to the offline decode.Images throughput.
 package main
 
 import (
@@ -110,7 +110,7 @@ func runLoadTest(m *captioner.Model, opts serve.Options, levels string, n int, d
 	}
 	go func() { _ = http.Serve(ln, srv.Handler()) }()
 	url := "http://" + ln.Addr().String() + "/caption"
-	fmt.Printf("beam %d, batches of at most %d; offline = CaptionImages on the same images measured just before each row\n\n", opts.Beam, opts.MaxBatch)
+	fmt.Printf("beam %d, batches of at most %d; offline = decode.Images on the same images measured just before each row\n\n", opts.Beam, opts.MaxBatch)
 	fmt.Println("| concurrency | requests | answers | no answer | req/s | p50 / p95 / p99 ms | peak RSS MiB | offline img/s | offline 1 image ms |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, l := range strings.Split(levels, ",") {

@@ -15,10 +15,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/runfolder"
 	"github.com/attncap/attncap/captioner/train"
 )
 
@@ -45,6 +47,10 @@ func main() {
 	}
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "train: unexpected arguments %q (flags go before them; see -help)\n", flag.Args())
+		os.Exit(2)
+	}
+	if *scstFrom != "" && (*out == "" || *resume) {
+		fmt.Fprintln(os.Stderr, "train: -scst-from RUN needs a new -out folder (e.g. -out runs/shapes-tiny-scst) and no -resume")
 		os.Exit(2)
 	}
 	opts, err := trainFlags.Options(train.RunOptions{Out: *out, Resume: *resume, SCSTFrom: *scstFrom})
@@ -96,18 +102,18 @@ func baseName(p string) string {
 // captions and the test scores.
 func printResult(opts train.TrainOptions, res *train.TrainResult) {
 	if opts.NoValidation {
-		fmt.Printf("\ntrained %d epochs in %s without validation; the last epoch's model is in %s/best\n", res.Epochs, res.Elapsed.Round(1e9), opts.Out)
+		fmt.Printf("\ntrained %d epochs in %s without validation; the last epoch's model is in %s\n", res.Epochs, res.Elapsed.Round(1e9), filepath.Join(opts.Out, runfolder.Best))
 	} else {
-		where := "model in " + opts.Out + "/best"
+		where := "model in " + filepath.Join(opts.Out, runfolder.Best)
 		if res.SCST != nil {
-			where = "cross-entropy model in " + opts.Out + "/xe-best"
+			where = "cross-entropy model in " + filepath.Join(opts.Out, runfolder.XEBest)
 		}
 		fmt.Printf("\ntrained %d epochs in %s; best val BLEU-4 %.4f at epoch %d (%s)\n",
 			res.Epochs, res.Elapsed.Round(1e9), res.BestValBLEU, res.BestEpoch, where)
 	}
 	if s := res.SCST; s != nil {
-		fmt.Printf("self-critical stage: %d epochs in %s; best val CIDEr-D %.4f at epoch %d, cross-entropy model %.4f (model in %s/best)\n",
-			s.Epochs, s.Elapsed.Round(1e9), s.BestCIDEr, s.BestEpoch, s.StartCIDEr, opts.Out)
+		fmt.Printf("self-critical stage: %d epochs in %s; best val CIDEr-D %.4f at epoch %d, cross-entropy model %.4f (model in %s)\n",
+			s.Epochs, s.Elapsed.Round(1e9), s.BestCIDEr, s.BestEpoch, s.StartCIDEr, filepath.Join(opts.Out, runfolder.Best))
 	}
 	if res.Tested {
 		fmt.Println("\nsample test captions:")

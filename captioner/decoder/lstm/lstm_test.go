@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/attncap/attncap/captioner/internal/captest"
-	"github.com/gomlx/gomlx/core/graph"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // graph code reads best with the ops unqualified, as in GoMLX's own layers
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -16,7 +16,7 @@ import (
 // (−½, −½), (½, −½), (−½, ½), (½, ½); the features pass unchanged in front of them.
 func TestRegionCoordsAreTheCellCentres(t *testing.T) {
 	regions := tensors.FromValue([][][]float32{{{1}, {2}, {3}, {4}}, {{5}, {6}, {7}, {8}}})
-	out, err := graph.ExecOnce(captest.Backend(t), WithRegionCoords, regions)
+	out, err := ExecOnce(captest.Backend(t), WithRegionCoords, regions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestAttentionWeightsSumToOne(t *testing.T) {
 	regions, _ := captest.RandomTensor[float32](rng, 3, 6, 256)
 	h, _ := captest.RandomTensor[float32](rng, 3, opts.HiddenDim)
 	store := model.NewStore()
-	out, err := model.CallOnce(backend, store, func(scope *model.Scope, regions, h *graph.Node) *graph.Node {
+	out, err := model.CallOnce(backend, store, func(scope *model.Scope, regions, h *Node) *Node {
 		_, alpha := Attend(scope, opts, regions, ProjectRegions(scope, opts, regions), h)
 		return alpha
 	}, regions, h)
