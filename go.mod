@@ -13,6 +13,7 @@ require (
 	github.com/gomlx/gomlx v0.28.16
 	github.com/janpfeifer/must v0.2.0
 	github.com/kljensen/snowball v0.10.0
+	github.com/nlpodyssey/gopickle v0.2.0
 	github.com/schollz/progressbar/v3 v3.19.0
 	golang.org/x/image v0.48.0
 	golang.org/x/sync v0.25.0
