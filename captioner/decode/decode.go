@@ -281,7 +281,8 @@ func Greedy(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Captio
 		}
 		return greedyInGraph(m, regions, opts)
 	}
-	s, err := startSession(m, regions, 1, 1, maxSteps(m, opts), opts.SkipAttention)
+	steps := maxSteps(m, opts)
+	s, err := startSession(m, regions, 1, 1, steps, opts.SkipAttention)
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +292,7 @@ func Greedy(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Captio
 	for i := range parents {
 		parents[i], prev[i], hyps[i].row = int32(i), text.StartID, i
 	}
-	for t := 0; t < maxSteps(m, opts); t++ {
+	for t := 0; t < steps; t++ {
 		words, alpha, err := s.step(parents, prev)
 		if err != nil {
 			return nil, err
@@ -351,12 +352,13 @@ func Beam(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Caption,
 	}
 	// Each hypothesis can contribute at most 2k candidates that matter (k continuations plus up
 	// to k endings), so the step graph keeps only each row's 2k best words.
-	s, err := startSession(m, regions, perImage, 2*k, maxSteps(m, opts), opts.SkipAttention)
+	steps := maxSteps(m, opts)
+	s, err := startSession(m, regions, perImage, 2*k, steps, opts.SkipAttention)
 	if err != nil {
 		return nil, err
 	}
 	b := newBeams(s.rows/perImage, k, perImage)
-	for t := 0; t < maxSteps(m, opts); t++ {
+	for t := 0; t < steps; t++ {
 		words, alpha, err := s.step(b.parents, b.prev)
 		if err != nil {
 			return nil, err

@@ -92,12 +92,14 @@ func (r *trainRun) resumedModel() error {
 	if r.state.Finished && !r.opts.SCST.Enabled {
 		return fmt.Errorf("resume: the run in %s already finished (-scst -resume adds the self-critical stage to it)", r.opts.Out)
 	}
-	scstDone, err := runfolder.SCSTFinished(r.opts.Out)
-	if err != nil {
-		return fmt.Errorf("resume: %w", err)
-	}
-	if r.state.Finished && scstDone {
-		return fmt.Errorf("resume: the run in %s already finished, its self-critical stage too", r.opts.Out)
+	if r.state.Finished {
+		scstDone, err := runfolder.SCSTFinished(r.opts.Out)
+		if err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		if scstDone {
+			return fmt.Errorf("resume: the run in %s already finished, its self-critical stage too", r.opts.Out)
+		}
 	}
 	if err := r.checkResumedOptions(); err != nil {
 		return err

@@ -26,7 +26,7 @@ import (
 type stageProgress struct {
 	Epoch    int     `json:"epoch"`   // current epoch, 0-based
 	Batch    int     `json:"batch"`   // next batch of that epoch
-	Seconds  float64 `json:"seconds"` // training time so far (the cross-entropy stage: steps and validation; SCST: the same)
+	Seconds  float64 `json:"seconds"` // training time so far, validation included
 	Finished bool    `json:"finished"`
 }
 
