@@ -3,6 +3,7 @@ package captioner
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,11 +60,15 @@ func saveVariables(store *model.Store, path string, keep func(string) bool) erro
 		if !ok {
 			return fmt.Errorf("saving %s: variable %s has dtype %s, which attncap does not store", path, v.Path(), value.DType())
 		}
-		var raw []byte
-		if err := value.ConstBytes(func(b []byte) { raw = append([]byte(nil), b...) }); err != nil {
-			return fmt.Errorf("saving %s: variable %s: %w", path, v.Path(), err)
-		}
-		list = append(list, safetensors.Tensor{Name: v.Path(), Shape: value.Shape().Dimensions, DType: name, Raw: raw})
+		// Streamed from the variable's own bytes: no copy of the model is made to save it.
+		list = append(list, safetensors.Tensor{Name: v.Path(), Shape: value.Shape().Dimensions, DType: name,
+			Size: int(value.Shape().ByteSize()), WriteRaw: func(w io.Writer) error {
+				var werr error
+				if err := value.ConstBytes(func(b []byte) { _, werr = w.Write(b) }); err != nil {
+					return err
+				}
+				return werr
+			}})
 	}
 	return safetensors.Write(path, list, map[string]string{"format": "attncap"})
 }
@@ -152,6 +157,9 @@ func LoadModel(backend compute.Backend, dir string) (*Model, error) {
 	m.dir = dir
 	return m, nil
 }
+
+// Dir is the model folder the model was loaded from ("" for a model built in memory).
+func (m *Model) Dir() string { return m.dir }
 
 // explainShapes turns a graph-building error about a variable whose loaded value has another
 // shape (layers.ShapeMismatchError) into one that names the model folder's files and what to

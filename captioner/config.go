@@ -29,6 +29,12 @@ type Config struct {
 	// Mean and Std normalise RGB values in [0,1].
 	Mean [3]float32 `json:"mean"`
 	Std  [3]float32 `json:"std"`
+	// Resize is how an image is squashed to ImageSize×ImageSize (datasets.ImageOptions.Resize):
+	// "" for attncap's Catmull-Rom, "bilinear" for Pillow's bilinear filter (the PyTorch
+	// tutorial's preprocessing, kept by models that scripts/convert imports).
+	Resize string `json:"resize,omitempty"`
+	// Source says where an imported model came from (scripts/convert), for people and logs.
+	Source string `json:"source,omitempty"`
 
 	// VocabSize is the number of token ids, the four special tokens included.
 	VocabSize int `json:"vocab_size"`
@@ -51,6 +57,9 @@ type Config struct {
 	// to its features before the LSTM decoder sees them (LSTM only; lstm.WithRegionCoords), so that
 	// attention and the context vector say where an object is, not only what it looks like.
 	RegionCoords bool `json:"region_coords,omitempty" flag:"region-coords" help:"LSTM: append each region's grid position (x, y) to its features, so attention and the context know where an object is"`
+	// AttentionActivation is the LSTM attention's nonlinearity: "tanh" (also when empty, as in
+	// the paper) or "relu" (the PyTorch tutorial's models, scripts/convert).
+	AttentionActivation string `json:"attention_activation,omitempty"`
 
 	// Transformer decoder: Layers pre-norm blocks of Heads heads (d/Heads wide each) and a
 	// feed-forward block FFDim wide; Positions "learned" or "sinusoidal"; TieEmbeddings shares
@@ -121,6 +130,9 @@ func (c *Config) ValidateEncoder() error { return c.EncoderOptions().Validate() 
 // Validate reports the first setting that cannot work.
 func (c *Config) Validate() error {
 	if err := c.ValidateEncoder(); err != nil {
+		return err
+	}
+	if err := datasets.ValidateResize(c.Resize); err != nil {
 		return err
 	}
 	switch {

@@ -52,7 +52,7 @@ func NewDecoder(cfg *Config) decoder.Decoder {
 
 func (c *Config) lstmOptions() lstm.Options {
 	return lstm.Options{VocabSize: c.VocabSize, EmbedDim: c.EmbedDim, HiddenDim: c.HiddenDim, AttentionDim: c.AttentionDim,
-		Dropout: c.Dropout, RegionCoords: c.RegionCoords, DType: c.DType}
+		Dropout: c.Dropout, RegionCoords: c.RegionCoords, Activation: c.AttentionActivation, DType: c.DType}
 }
 
 func (c *Config) transformerOptions() transformer.Options {
@@ -81,6 +81,8 @@ func (c *Config) ValidateDecoder() error {
 			return fmt.Errorf("the attention regulariser (λ = %v) is defined for the LSTM's attention only; the transformer needs 0", c.AttentionReg)
 		case c.RegionCoords:
 			return fmt.Errorf("region coordinates (-region-coords) are for the LSTM decoder only")
+		case c.AttentionActivation != "":
+			return fmt.Errorf("attention_activation %q is the LSTM decoder's setting; the transformer needs none", c.AttentionActivation)
 		}
 	default:
 		return fmt.Errorf("unknown decoder %q: want lstm or transformer", c.Decoder)
@@ -122,6 +124,9 @@ func (c *Config) DecoderSizes() string {
 	sizes := fmt.Sprintf("embedding %d, hidden %d, attention %d, dropout %v", c.EmbedDim, c.HiddenDim, c.AttentionDim, c.Dropout)
 	if c.RegionCoords {
 		sizes += ", region coordinates"
+	}
+	if c.AttentionActivation == lstm.ActivationReLU {
+		sizes += ", ReLU attention"
 	}
 	return sizes
 }

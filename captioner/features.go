@@ -34,7 +34,7 @@ type Features struct {
 
 // ImageOptions returns how this model's images are preprocessed (no augmentation).
 func (m *Model) ImageOptions() datasets.ImageOptions {
-	return datasets.ImageOptions{Size: m.Config.ImageSize, Mean: m.Config.Mean, Std: m.Config.Std}
+	return datasets.ImageOptions{Size: m.Config.ImageSize, Mean: m.Config.Mean, Std: m.Config.Std, Resize: m.Config.Resize}
 }
 
 // LoadEncoderWeights loads the pretrained ResNet weights named by Config.Weights (a file, or
@@ -173,6 +173,13 @@ func (m *Model) FeatureMeta() map[string]string {
 	}
 	if m.Config.DType == DTypeBFloat16 {
 		meta["dtype"] = m.Config.DType
+	}
+	// Set only when used, so that features of other models are described as before.
+	if m.Config.Resize != "" {
+		meta["resize"] = m.Config.Resize
+	}
+	if m.Config.Source != "" {
+		meta["source"] = m.Config.Source
 	}
 	return meta
 }

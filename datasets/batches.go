@@ -162,7 +162,7 @@ func loadInto(path string, opts ImageOptions, aug augment, out []float32) error 
 	if err != nil {
 		return fmt.Errorf("image %s: %w", path, err)
 	}
-	p, err := decodePixels(path, data, opts.MaxPixels)
+	p, err := decodePixels(path, data, opts.MaxPixels, opts.Resize == ResizeBilinear)
 	if err != nil {
 		return err
 	}

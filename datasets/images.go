@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/attncap/attncap/internal/jpegdec"
 	"github.com/gomlx/gomlx/core/tensors"
 	_ "golang.org/x/image/bmp"  // registers BMP decoding
 	_ "golang.org/x/image/webp" // registers WebP decoding
@@ -44,6 +45,11 @@ type ImageOptions struct {
 	Flip bool
 	// Mean and Std normalise each RGB channel of values in [0,1]; zero values mean ImageNet's.
 	Mean, Std [3]float32
+	// Resize is the filter that squashes an image to S×S (no crop, aspect ratio not kept):
+	// "" or ResizeCatmullRom, attncap's own, or ResizeBilinear, Pillow's (the PyTorch
+	// tutorial's). With ResizeBilinear the values are normalised as torchvision does,
+	// (float32(v/255) − mean)/std in float32, so that they equal the tutorial's to the bit.
+	Resize string
 }
 
 func (o ImageOptions) withDefaults() ImageOptions {
@@ -73,7 +79,18 @@ func DecodeImage(path string, maxPixels int) (*image.RGBA, error) {
 
 // DecodeImageBytes is DecodeImage for data already in memory; name is used in errors.
 func DecodeImageBytes(name string, data []byte, maxPixels int) (*image.RGBA, error) {
-	img, err := decodeImage(name, data, maxPixels)
+	return decodeUpright(name, data, maxPixels, false)
+}
+
+// DecodeImageFor is DecodeImageBytes as a model with these options reads images: with
+// ResizeBilinear (Pillow's pipeline) a JPEG is decoded as libjpeg-turbo decodes it for Pillow
+// (internal/jpegdec), so that the pixels equal the ones a PyTorch model was run on.
+func DecodeImageFor(name string, data []byte, opts ImageOptions) (*image.RGBA, error) {
+	return decodeUpright(name, data, opts.MaxPixels, opts.Resize == ResizeBilinear)
+}
+
+func decodeUpright(name string, data []byte, maxPixels int, libjpeg bool) (*image.RGBA, error) {
+	img, err := decodeImage(name, data, maxPixels, libjpeg)
 	if err != nil {
 		return nil, err
 	}
@@ -81,8 +98,9 @@ func DecodeImageBytes(name string, data []byte, maxPixels int) (*image.RGBA, err
 }
 
 // decodeImage checks the header against maxPixels and decodes data as it is stored (not turned
-// upright, any colour model).
-func decodeImage(name string, data []byte, maxPixels int) (image.Image, error) {
+// upright, any colour model). With libjpeg, a JPEG that internal/jpegdec reads is decoded by
+// it (libjpeg-turbo's pixels); others, and any it cannot read, by image/jpeg.
+func decodeImage(name string, data []byte, maxPixels int, libjpeg bool) (image.Image, error) {
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
@@ -97,6 +115,11 @@ func decodeImage(name string, data []byte, maxPixels int) (image.Image, error) {
 		return nil, fmt.Errorf("image %s: %w: header declares %dx%d = %d pixels, limit %d",
 			name, ErrTooLarge, cfg.Width, cfg.Height, int64(cfg.Width)*int64(cfg.Height), maxPixels)
 	}
+	if libjpeg && format == "jpeg" {
+		if img, err := jpegdec.Decode(data); err == nil {
+			return img, nil
+		}
+	}
 	// A bytes.Reader is an io.ByteReader: the JPEG decoder reads it without a bufio copy.
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
@@ -108,8 +131,8 @@ func decodeImage(name string, data []byte, maxPixels int) (image.Image, error) {
 // decodePixels is DecodeImageBytes for the pipeline: an upright JPEG in YCbCr stays so (its
 // rows are converted to RGB as they are resampled, with the same arithmetic as
 // toOpaqueRGBA's), anything else becomes opaque RGBA.
-func decodePixels(name string, data []byte, maxPixels int) (pixels, error) {
-	img, err := decodeImage(name, data, maxPixels)
+func decodePixels(name string, data []byte, maxPixels int, libjpeg bool) (pixels, error) {
+	img, err := decodeImage(name, data, maxPixels, libjpeg)
 	if err != nil {
 		return pixels{}, err
 	}
@@ -192,17 +215,12 @@ func preprocessPixels(p *pixels, opts ImageOptions, aug augment, out []float32) 
 		y0 := int(aug.cropY * float64(size-s+1))
 		win = image.Rect(x0, y0, x0+s, y0+s)
 	}
-	// The normalised value of each byte, per channel: a table lookup instead of a conversion,
-	// a multiplication and an addition per value (the same arithmetic, done 3·256 times).
-	var norm [3][256]float32
-	for c := 0; c < 3; c++ {
-		scale := 1 / (255 * opts.Std[c])
-		shift := -opts.Mean[c] / opts.Std[c]
-		for v := range norm[c] {
-			norm[c][v] = float32(v)*scale + shift
-		}
+	norm := normTable(opts)
+	resize := resample
+	if opts.Resize == ResizeBilinear {
+		resize = resizeBilinear
 	}
-	resample(p, size, size, win, func(y int, rgb []uint8) {
+	resize(p, size, size, win, func(y int, rgb []uint8) {
 		o := out[(y-win.Min.Y)*s*3 : (y-win.Min.Y+1)*s*3]
 		for x := 0; x < s; x++ {
 			sx := x
@@ -213,6 +231,27 @@ func preprocessPixels(p *pixels, opts ImageOptions, aug augment, out []float32) 
 			d[0], d[1], d[2] = norm[0][px[0]], norm[1][px[1]], norm[2][px[2]]
 		}
 	})
+}
+
+// normTable is the normalised value of each byte, per channel: a table lookup instead of a
+// conversion, a multiplication and an addition per value (the same arithmetic, done 3·256
+// times). With ResizeBilinear it is torchvision's arithmetic instead: v/255 in float64 (NumPy),
+// narrowed to float32, then Normalize's subtraction and division in float32.
+func normTable(opts ImageOptions) *[3][256]float32 {
+	var norm [3][256]float32
+	for c := 0; c < 3; c++ {
+		scale := 1 / (255 * opts.Std[c])
+		shift := -opts.Mean[c] / opts.Std[c]
+		for v := range norm[c] {
+			if opts.Resize == ResizeBilinear {
+				x := float32(float64(v) / 255)
+				norm[c][v] = (x - opts.Mean[c]) / opts.Std[c]
+			} else {
+				norm[c][v] = float32(v)*scale + shift
+			}
+		}
+	}
+	return &norm
 }
 
 // PreprocessImage is Preprocess without augmentation, into a new S×S×3 slice: what a model

@@ -106,7 +106,7 @@ func BenchmarkPipeline(b *testing.B) {
 	out := make([]float32, 224*224*3)
 	b.Run("resize+normalise", perImage(func(i int) { Preprocess(decoded[i], opts, augment{}, out) }))
 	b.Run("decode+resize+normalise", perImage(func(i int) { // what LoadImageBatch does per image
-		p, err := decodePixels(paths[i], data[i], 0)
+		p, err := decodePixels(paths[i], data[i], 0, false)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -161,7 +161,7 @@ func TestFastPipelineMatchesReference(t *testing.T) {
 			ref = toOpaqueRGBA(m)
 		} else {
 			var err error
-			if p, err = decodePixels(name, data, 0); err != nil {
+			if p, err = decodePixels(name, data, 0, false); err != nil {
 				t.Fatal(err)
 			}
 			if p.ycc == nil {
@@ -217,7 +217,7 @@ func TestDecodeOrientationMatchesImaging(t *testing.T) {
 				t.Errorf("orientation %d (%s): %v differs from imaging's %v", o, variant, got.Rect, want.Rect)
 			}
 			// The pipeline path: oriented images go through RGBA, the rest stay YCbCr.
-			p, err := decodePixels("x.jpg", data, 0)
+			p, err := decodePixels("x.jpg", data, 0, false)
 			if err != nil {
 				t.Fatal(err)
 			}

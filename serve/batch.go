@@ -97,7 +97,7 @@ func (s *Server) prepare(req *captionRequest) (*job, error) {
 	opts.MaxPixels = s.opts.MaxPixels
 	j.inputs = make([][]float32, len(req.images))
 	err := datasets.ParallelFor(len(req.images), func(i int) error {
-		img, err := datasets.DecodeImageBytes(req.names[i], req.images[i], opts.MaxPixels)
+		img, err := datasets.DecodeImageFor(req.names[i], req.images[i], opts)
 		if err != nil {
 			// The decoder's message, named by where the image was in the request.
 			msg := strings.TrimPrefix(err.Error(), "image ")

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/attncap/attncap/captioner"
@@ -57,6 +58,34 @@ func inBatches(m *captioner.Model, n, batchSize int, opts Options, progressOut i
 		if bar != nil {
 			_ = bar.Add(hi - lo)
 		}
+	}
+	return out, nil
+}
+
+// ScoreImages scores a given caption for each image file (captions[i] for paths[i]) with
+// captioner.Model.ScoreCaptions: the teacher-forced log-probability of each word and of <end>.
+// Images are preprocessed as for captioning and encoded in batches of batchSize.
+func ScoreImages(m *captioner.Model, paths, captions []string, batchSize int) ([]captioner.CaptionScore, error) {
+	if len(paths) != len(captions) {
+		return nil, fmt.Errorf("score: %d images but %d captions", len(paths), len(captions))
+	}
+	batchSize = max(1, batchSize)
+	var out []captioner.CaptionScore
+	for lo := 0; lo < len(paths); lo += batchSize {
+		hi := min(lo+batchSize, len(paths))
+		batch, err := datasets.LoadImageBatch(paths[lo:hi], m.ImageOptions(), nil)
+		if err != nil {
+			return nil, err
+		}
+		regions, err := m.EncodeImages(batch.Tensor())
+		if err != nil {
+			return nil, err
+		}
+		scores, err := m.ScoreCaptions(regions, captions[lo:hi])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, scores...)
 	}
 	return out, nil
 }

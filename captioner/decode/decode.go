@@ -47,6 +47,9 @@ type Options struct {
 	// Loop says where greedy decoding and beam search loop over the words: LoopAuto (per
 	// backend), LoopHost or LoopGraph (loop.go, beam_loop.go).
 	Loop Loop
+	// BeamStyle is BeamKeep ("" too: attncap's beam search) or BeamShrink (the PyTorch
+	// tutorial's, whose beam narrows as hypotheses end: beam_shrink.go).
+	BeamStyle string
 }
 
 // hypothesis is a partial caption during decoding.
@@ -55,6 +58,7 @@ type hypothesis struct {
 	logProb   float64
 	attention [][]float32
 	row       int // the row of the step tensors holding its state
+	parentRow int // the shrinking beam's: the row whose state it continues (beam_shrink.go)
 }
 
 // extend returns h followed by word; alpha (nil when attention is skipped) is its attention.
@@ -339,6 +343,13 @@ func score(h hypothesis, finished, lengthNorm bool) float64 {
 // image gets one more row that decodes greedily in the same steps, and the greedy caption is
 // returned if it scores higher, so beam search is never worse than greedy on the same model.
 func Beam(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Caption, error) {
+	switch opts.BeamStyle {
+	case "", BeamKeep:
+	case BeamShrink:
+		return beamShrink(m, regions, opts)
+	default:
+		return nil, fmt.Errorf("decode: beam style %q: want %q or %q", opts.BeamStyle, BeamKeep, BeamShrink)
+	}
 	if inGraph, err := loopInGraph(m, opts, true); err != nil || inGraph {
 		if err != nil {
 			return nil, err

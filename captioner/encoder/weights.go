@@ -91,48 +91,71 @@ func variablePath(scope, module string) string {
 	return path.Join("/", scope, strings.ReplaceAll(module, ".", "/"))
 }
 
+// WeightSource gives a ResNet's float32 tensors by torchvision name ("layer1.0.conv1.weight"),
+// checked against the shape the ResNet needs; errors name the file and the tensor.
+type WeightSource interface {
+	Weight(name string, shape []int) ([]float32, error)
+}
+
 // LoadResNetWeights reads a torchvision/timm ResNet checkpoint (safetensors) into the store's
-// encoder variables under scope (usually "encoder"). Each batch norm is folded into the
-// convolution before it, exactly as its inference form computes:
-//
-//	W' = W·s (per output channel),  b' = β − μ·s,  s = γ/√(σ²+ε)
-//
-// and kernels are transposed from [out, in, kh, kw] to channels-last [kh, kw, in, out]. The
-// classifier (fc.*) and num_batches_tracked are ignored. Errors name the file and the tensor:
-// a missing key, a shape that differs (want vs got), a dtype that is not F32.
+// encoder variables under scope (usually "encoder"), as LoadResNet does. Errors name the file
+// and the tensor: a missing key, a shape that differs (want vs got), a dtype that is not F32.
 func LoadResNetWeights(store *model.Store, scope string, spec ResNetSpec, file string) error {
 	sf, err := safetensors.Open(file)
 	if err != nil {
 		return err
 	}
 	defer sf.Close()
-	// get checks a tensor and returns its bytes, still in the mapped file (no copy).
-	get := func(key string, want []int) ([]byte, error) {
-		ti, ok := sf.Tensors[key]
-		if !ok {
-			return nil, fmt.Errorf("weights %s: tensor %q missing (is this a checkpoint of the same ResNet?)", file, key)
-		}
-		if !equalInts(ti.Shape, want) {
-			return nil, fmt.Errorf("weights %s: tensor %q: want shape %v, got %v", file, key, want, ti.Shape)
-		}
-		if ti.DType != "F32" {
-			return nil, fmt.Errorf("weights %s: tensor %q: dtype %s, want F32", file, key, ti.DType)
-		}
-		_, b, err := sf.Bytes(key)
-		return b, err
+	return LoadResNet(store, scope, spec, safetensorsWeights{sf, file})
+}
+
+// safetensorsWeights reads a safetensors file's tensors (copied out of the mapped file one
+// tensor at a time).
+type safetensorsWeights struct {
+	sf   *safetensors.File
+	file string
+}
+
+func (w safetensorsWeights) Weight(key string, want []int) ([]float32, error) {
+	ti, ok := w.sf.Tensors[key]
+	if !ok {
+		return nil, fmt.Errorf("weights %s: tensor %q missing (is this a checkpoint of the same ResNet?)", w.file, key)
 	}
-	f32 := func(b []byte, i int) float64 {
-		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
+	if !equalInts(ti.Shape, want) {
+		return nil, fmt.Errorf("weights %s: tensor %q: want shape %v, got %v", w.file, key, want, ti.Shape)
 	}
+	if ti.DType != "F32" {
+		return nil, fmt.Errorf("weights %s: tensor %q: dtype %s, want F32", w.file, key, ti.DType)
+	}
+	_, b, err := w.sf.Bytes(key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out, nil
+}
+
+// LoadResNet sets the store's encoder variables under scope (usually "encoder") from a ResNet's
+// torchvision-named tensors. Each batch norm is folded into the convolution before it, exactly
+// as its inference form computes:
+//
+//	W' = W·s (per output channel),  b' = β − μ·s,  s = γ/√(σ²+ε)
+//
+// and kernels are transposed from [out, in, kh, kw] to channels-last [kh, kw, in, out]. The
+// classifier (fc.*) and num_batches_tracked are not read.
+func LoadResNet(store *model.Store, scope string, spec ResNetSpec, src WeightSource) error {
 	for _, c := range resnetConvs(spec) {
 		o, i, kh, kw := c.shape[0], c.shape[1], c.shape[2], c.shape[3]
-		w, err := get(c.conv+".weight", c.shape)
+		w, err := src.Weight(c.conv+".weight", c.shape)
 		if err != nil {
 			return err
 		}
-		var bn [4][]byte
+		var bn [4][]float32
 		for j, name := range []string{"weight", "bias", "running_mean", "running_var"} {
-			if bn[j], err = get(c.bn+"."+name, []int{o}); err != nil {
+			if bn[j], err = src.Weight(c.bn+"."+name, []int{o}); err != nil {
 				return err
 			}
 		}
@@ -140,19 +163,17 @@ func LoadResNetWeights(store *model.Store, scope string, spec ResNetSpec, file s
 		bias := tensors.FromShape(shapes.Make(dtypes.Float32, o))
 		tensors.MustMutableFlatData(bias, func(flat []float32) {
 			for oo := range scale {
-				scale[oo] = f32(bn[0], oo) / math.Sqrt(f32(bn[3], oo)+BatchNormEps)
-				flat[oo] = float32(f32(bn[1], oo) - f32(bn[2], oo)*scale[oo])
+				scale[oo] = float64(bn[0][oo]) / math.Sqrt(float64(bn[3][oo])+BatchNormEps)
+				flat[oo] = float32(float64(bn[1][oo]) - float64(bn[2][oo])*scale[oo])
 			}
 		})
-		// The kernel goes straight from the mapped file into the variable's tensor, transposed
-		// and scaled on the way: the file's bytes are copied once.
 		kernel := tensors.FromShape(shapes.Make(dtypes.Float32, kh, kw, i, o))
 		tensors.MustMutableFlatData(kernel, func(hwio []float32) {
 			for oo := 0; oo < o; oo++ {
 				for ii := 0; ii < i; ii++ {
 					for a := 0; a < kh; a++ {
 						for b := 0; b < kw; b++ {
-							hwio[((a*kw+b)*i+ii)*o+oo] = float32(f32(w, ((oo*i+ii)*kh+a)*kw+b) * scale[oo])
+							hwio[((a*kw+b)*i+ii)*o+oo] = float32(float64(w[((oo*i+ii)*kh+a)*kw+b]) * scale[oo])
 						}
 					}
 				}
@@ -167,6 +188,24 @@ func LoadResNetWeights(store *model.Store, scope string, spec ResNetSpec, file s
 		}
 	}
 	return nil
+}
+
+// SpecOf finds the ResNet whose torchvision-named tensors has holds (has reports a name), from
+// its blocks per stage and block kind: "resnet101" and its spec, or ok false.
+func SpecOf(has func(name string) bool) (name string, spec ResNetSpec, ok bool) {
+	var found ResNetSpec
+	found.Bottleneck = has("layer1.0.conv3.weight")
+	for stage := range found.Blocks {
+		for has(fmt.Sprintf("layer%d.%d.conv1.weight", stage+1, found.Blocks[stage])) {
+			found.Blocks[stage]++
+		}
+	}
+	for n, s := range ResNetSpecs {
+		if s == found {
+			return n, s, true
+		}
+	}
+	return "", found, false
 }
 
 func equalInts(a, b []int) bool {

@@ -93,7 +93,7 @@ func (r *trainRun) prepareSplits() error {
 			continue
 		}
 		var err error
-		if d.features, err = cachedFeatures(r.m, d.images, featureCacheOptions{Dir: r.opts.CacheDir, Rebuild: r.opts.RebuildFeatures}, r.opts.Progress, r.logf); err != nil {
+		if d.features, err = cachedFeatures(r.m, d.images, featureCacheOptions{Dir: r.opts.CacheDir, Rebuild: r.opts.RebuildFeatures, EncoderFile: r.initWeights}, r.opts.Progress, r.logf); err != nil {
 			return err
 		}
 	}

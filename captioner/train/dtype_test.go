@@ -45,7 +45,7 @@ func TestFeatureCacheKeyFollowsTheDType(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if keys[dtype], err = featureCacheKey(m, []string{img}); err != nil {
+		if keys[dtype], err = featureCacheKey(m, []string{img}, ""); err != nil {
 			t.Fatal(err)
 		}
 		want := "" // float32 features are described as before

@@ -15,18 +15,29 @@ import (
 type featureCacheOptions struct {
 	Dir     string // "" : the user cache folder's attncap/features
 	Rebuild bool   // recompute (and overwrite) even when an entry matches
+	// EncoderFile is the file the encoder's weights were loaded from when it is not
+	// Config.Weights (a -init model folder's variables), "" otherwise.
+	EncoderFile string
 }
 
 // featureCacheKey identifies what encoder features depend on: the encoder and its settings
 // (the compute dtype when it is bfloat16: float32 keys are those from before it existed), the
 // weights file and every image, each file by its absolute path, size and modification time,
-// so that replacing an image or the weights under the same name misses the cache.
-func featureCacheKey(m *captioner.Model, images []string) (string, error) {
+// so that replacing an image or the weights under the same name misses the cache. encoderFile,
+// when not "", is the file the encoder's weights came from instead (train -init).
+func featureCacheKey(m *captioner.Model, images []string, encoderFile string) (string, error) {
 	h := sha256.New()
 	meta := m.FeatureMeta()
 	fmt.Fprintf(h, "%s|%s|%s|%s\n", meta["encoder"], meta["weights"], meta["image_size"], meta["grid_size"])
-	if dtype, ok := meta["dtype"]; ok {
-		fmt.Fprintf(h, "dtype|%s\n", dtype)
+	for _, k := range []string{"dtype", "resize", "source"} { // in the key only when set, as before they existed
+		if v, ok := meta[k]; ok {
+			fmt.Fprintf(h, "%s|%s\n", k, v)
+		}
+	}
+	if encoderFile != "" {
+		if err := hashFileStamp(h, encoderFile); err != nil {
+			return "", fmt.Errorf("feature cache: encoder weights %w", err)
+		}
 	}
 	if m.Config.Weights != "" {
 		path, err := m.WeightsFile()
@@ -71,7 +82,7 @@ func cachedFeatures(m *captioner.Model, images []string, opts featureCacheOption
 		}
 		dir = filepath.Join(c, "attncap", "features")
 	}
-	key, err := featureCacheKey(m, images)
+	key, err := featureCacheKey(m, images, opts.EncoderFile)
 	if err != nil {
 		return nil, err
 	}

@@ -237,14 +237,14 @@ func TestFeatureCacheKeyFollowsTheWeightsFile(t *testing.T) {
 	m.Config.Weights = weights
 	img := filepath.Join(t.TempDir(), "a.png")
 	writePNG(t, img, 1)
-	k1, err := featureCacheKey(m, []string{img})
+	k1, err := featureCacheKey(m, []string{img}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(weights, []byte("other weights"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	k2, err := featureCacheKey(m, []string{img})
+	k2, err := featureCacheKey(m, []string{img}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/attncap/attncap/captioner"
 	"github.com/attncap/attncap/captioner/runfolder"
 	"github.com/attncap/attncap/datasets"
+	"github.com/attncap/attncap/datasets/text"
 	"github.com/attncap/attncap/internal/atomicfile"
 	"github.com/gomlx/gomlx/ml/model"
 	gomlxtrain "github.com/gomlx/gomlx/ml/train"
@@ -62,6 +63,9 @@ func (r *trainRun) freshModel() error {
 	if _, err := os.Stat(r.path(runfolder.State)); err == nil {
 		return fmt.Errorf("train: %s already holds a run; pass -resume to continue it or choose another -out", r.opts.Out)
 	}
+	if r.opts.Init != "" {
+		return r.initModel()
+	}
 	vocab, err := r.ds.BuildVocab(r.opts.MinCount)
 	if err != nil {
 		return err
@@ -75,6 +79,33 @@ func (r *trainRun) freshModel() error {
 	if err := r.m.LoadEncoderWeights(); err != nil {
 		return err
 	}
+	r.state.LR = r.opts.LR
+	return nil
+}
+
+// initModel starts from the model folder opts.Init: its config (but the run's fine-tuning and
+// compute dtype), vocabulary and weights, the encoder's included (Config.Weights is not
+// reloaded over them).
+func (r *trainRun) initModel() error {
+	m, err := captioner.OpenModel(r.backend, r.opts.Init)
+	if err != nil {
+		return fmt.Errorf("train -init: %w", err)
+	}
+	m.Config.FineTuneFrom, m.Config.DType = r.opts.Model.FineTuneFrom, r.opts.Model.DType
+	if err := m.Config.Validate(); err != nil {
+		return fmt.Errorf("train -init %s: %w", r.opts.Init, err)
+	}
+	m.Store.SetParam(model.ParamInitialSeed, int64(r.opts.Seed))
+	var tokenized [][]string
+	for _, ex := range r.ds.Split(datasets.Train) {
+		for _, c := range ex.Captions {
+			tokenized = append(tokenized, text.Tokenize(c))
+		}
+	}
+	unknown, total := m.Vocab.CountUnknown(tokenized)
+	r.logf("-init %s: %s model, vocabulary %d (%.1f%% of the training words are not in it and map to <unk>)",
+		r.opts.Init, orNone(m.Config.Source), m.Vocab.Size(), 100*float64(unknown)/float64(max(1, total)))
+	r.m, r.initWeights = m, filepath.Join(m.Dir(), captioner.VariablesFile)
 	r.state.LR = r.opts.LR
 	return nil
 }

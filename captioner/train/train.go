@@ -31,6 +31,10 @@ type TrainOptions struct {
 
 	Model    captioner.Config `json:"model"`                                                                                   // encoder, weights, fine-tuning, image size, model sizes (VocabSize and MaxLen are derived)
 	MinCount int              `json:"min_count" flag:"min-count" help:"words seen fewer times in train captions map to <unk>"` // vocabulary: words seen fewer times in train captions map to <unk>
+	// Init starts the run from a model folder's weights and vocabulary (captioner.OpenModel:
+	// a model or run folder, hf:OWNER/REPO): an imported model (scripts/convert) or attncap's
+	// own. Its config replaces Model except FineTuneFrom and DType; MinCount is not used.
+	Init string `json:"init,omitempty" flag:"init" help:"start from this model folder's weights and vocabulary (an imported model or attncap's own; its config replaces the model flags except -finetune and -dtype)"`
 
 	Batch            int                           `json:"batch" flag:"batch" help:"captions per training step"`                                                                                                                                                   // captions per training step
 	CaptionsPerImage int                           `json:"captions_per_image"`                                                                                                                                                                                     // captions of each image in a step (its image is encoded once)
@@ -163,8 +167,10 @@ type trainRun struct {
 	splits  map[datasets.Split]*splitData // prepareSplits
 	frozen  bool                          // prepareSplits: encoder not trained, features cached
 	trainer *gomlxtrain.Trainer           // startTrainer
-	steps   stepPlan                      // startTrainer
-	imgOpts datasets.ImageOptions         // startTrainer
+	// initWeights is the -init model folder's variables file, which the encoder came from.
+	initWeights string
+	steps       stepPlan              // startTrainer
+	imgOpts     datasets.ImageOptions // startTrainer
 }
 
 // Train trains a captioner, in stages each a method of trainRun:

@@ -20,6 +20,7 @@ import (
 	"github.com/attncap/attncap/captioner/viz"
 	"github.com/attncap/attncap/datasets"
 	"github.com/attncap/attncap/datasets/text"
+	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // smallShapes writes a small synthetic set once per test binary.
@@ -226,5 +227,47 @@ func TestTrainMissingDatasetSaysHowToGetOne(t *testing.T) {
 	_, err := Train(context.Background(), captest.Backend(t), opts)
 	if err == nil || !strings.Contains(err.Error(), "scripts/download") || !strings.Contains(err.Error(), "-data shapes") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestInitStartsFromTheModelFolder trains a run from another run's model (-init): the new run
+// takes that model's config and vocabulary, whatever its own flags say, and starts from its
+// weights (with a learning rate too small to move them, the saved model equals the one it
+// started from).
+func TestInitStartsFromTheModelFolder(t *testing.T) {
+	data := smallShapes(t, 60)
+	first := smallTrainOptions(t, data, 1)
+	if _, err := Train(context.Background(), captest.Backend(t), first); err != nil {
+		t.Fatal(err)
+	}
+	from, err := captioner.OpenModel(captest.Backend(t), first.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := smallTrainOptions(t, data, 1)
+	second.Init, second.LR = first.Out, 1e-12
+	second.Model.EmbedDim, second.MinCount = 16, 1000 // ignored: the config and vocabulary are the init's
+	if _, err := Train(context.Background(), captest.Backend(t), second); err != nil {
+		t.Fatal(err)
+	}
+	got, err := captioner.OpenModel(captest.Backend(t), second.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Vocab.Words, from.Vocab.Words) || got.Config.EmbedDim != from.Config.EmbedDim {
+		t.Fatalf("vocabulary or config not the init's: %d words (want %d), embed %d (want %d)", got.Vocab.Size(), from.Vocab.Size(), got.Config.EmbedDim, from.Config.EmbedDim)
+	}
+	for v := range from.Store.IterVariables() {
+		if !captioner.IsModelVariable(v.Path()) {
+			continue
+		}
+		want, _ := v.Value()
+		have, err := got.Store.GetVariable(v.Path()).Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := captest.MaxAbsDiff(tensors.MustCopyFlatData[float32](want), tensors.MustCopyFlatData[float32](have)); d > 1e-6 {
+			t.Errorf("%s moved by %g from the init model's", v.Path(), d)
+		}
 	}
 }

@@ -208,3 +208,24 @@ func LoadVocab(path string) (*Vocab, error) {
 	}
 	return v, nil
 }
+
+// NewVocab is the vocabulary of words indexed by id, which must start with the four special
+// tokens (<pad>, <start>, <end>, <unk>) and hold no word twice: for vocabularies made elsewhere
+// (an imported model's word map).
+func NewVocab(words []string) (*Vocab, error) {
+	specials := []string{PadToken, StartToken, EndToken, UnkToken}
+	if len(words) < len(specials) {
+		return nil, fmt.Errorf("vocabulary of %d words: needs at least the 4 special tokens", len(words))
+	}
+	for i, s := range specials {
+		if words[i] != s {
+			return nil, fmt.Errorf("vocabulary: id %d is %q, want %q", i, words[i], s)
+		}
+	}
+	v := &Vocab{Words: words}
+	v.index()
+	if len(v.ids) != len(v.Words) {
+		return nil, fmt.Errorf("vocabulary: has duplicate words")
+	}
+	return v, nil
+}

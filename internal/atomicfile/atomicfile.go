@@ -3,8 +3,10 @@
 package atomicfile
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -12,6 +14,15 @@ import (
 // WriteFile writes data to path atomically. An interrupted write leaves the previous file (if
 // any) untouched and no temporary file behind.
 func WriteFile(path string, data []byte) error {
+	return Write(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// Write writes to path atomically what write writes (buffered), so that a large file need not
+// be held in memory whole.
+func Write(path string, write func(w io.Writer) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -22,7 +33,10 @@ func WriteFile(path string, data []byte) error {
 	}
 	tmp := f.Name()
 	if err = f.Chmod(0o644); err == nil {
-		_, err = f.Write(data)
+		bw := bufio.NewWriterSize(f, 1<<20)
+		if err = write(bw); err == nil {
+			err = bw.Flush()
+		}
 	}
 	if err == nil {
 		err = f.Sync()

@@ -180,45 +180,47 @@ func (sf *File) Float32s(name string) (TensorInfo, []float32, error) {
 }
 
 // Tensor is one tensor to write: Data is []float32 (F32) or []int32 (I32), or Raw holds
-// little-endian bytes of DType.
+// little-endian bytes of DType, or WriteRaw streams its Size bytes of DType (a tensor that need
+// not be copied to be written).
 type Tensor struct {
-	Name  string
-	Shape []int
-	Data  any
-	DType string
-	Raw   []byte
+	Name     string
+	Shape    []int
+	Data     any
+	DType    string
+	Raw      []byte
+	Size     int
+	WriteRaw func(w io.Writer) error
 }
 
-// Write writes tensors and metadata to path as a safetensors file, atomically.
+// Write writes tensors and metadata to path as a safetensors file, atomically, streaming the
+// tensors' bytes to the file rather than assembling it in memory.
 func Write(path string, tensors []Tensor, metadata map[string]string) error {
 	header := map[string]any{}
 	if len(metadata) > 0 {
 		header["__metadata__"] = metadata
 	}
-	var body []byte
-	for _, t := range tensors {
-		start := len(body)
-		dtype := t.DType
+	offset := 0
+	for i, t := range tensors {
+		dtype, size := t.DType, 0
 		switch d := t.Data.(type) {
 		case nil:
 			if _, ok := dtypeSizes[dtype]; !ok {
 				return fmt.Errorf("safetensors %s: tensor %q: unknown dtype %q", path, t.Name, dtype)
 			}
-			body = append(body, t.Raw...)
+			size = len(t.Raw)
+			if t.WriteRaw != nil {
+				size = t.Size
+			}
 		case []float32:
-			dtype = "F32"
-			for _, v := range d {
-				body = binary.LittleEndian.AppendUint32(body, math.Float32bits(v))
-			}
+			dtype, size = "F32", 4*len(d)
 		case []int32:
-			dtype = "I32"
-			for _, v := range d {
-				body = binary.LittleEndian.AppendUint32(body, uint32(v))
-			}
+			dtype, size = "I32", 4*len(d)
 		default:
 			return fmt.Errorf("safetensors %s: tensor %q: unsupported data type %T", path, t.Name, t.Data)
 		}
-		header[t.Name] = TensorInfo{DType: dtype, Shape: t.Shape, DataOffsets: [2]int{start, len(body)}}
+		tensors[i].DType = dtype
+		header[t.Name] = TensorInfo{DType: dtype, Shape: t.Shape, DataOffsets: [2]int{offset, offset + size}}
+		offset += size
 	}
 	h, err := json.Marshal(header)
 	if err != nil {
@@ -227,7 +229,40 @@ func Write(path string, tensors []Tensor, metadata map[string]string) error {
 	for len(h)%8 != 0 { // pad with spaces so the data section is 8-byte aligned
 		h = append(h, ' ')
 	}
-	out := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
-	out = append(append(out, h...), body...)
-	return atomicfile.WriteFile(path, out)
+	return atomicfile.Write(path, func(w io.Writer) error {
+		if _, err := w.Write(append(binary.LittleEndian.AppendUint64(nil, uint64(len(h))), h...)); err != nil {
+			return err
+		}
+		for _, t := range tensors {
+			if err := writeTensor(w, t); err != nil {
+				return fmt.Errorf("safetensors %s: tensor %q: %w", path, t.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// writeTensor writes one tensor's little-endian bytes.
+func writeTensor(w io.Writer, t Tensor) error {
+	var buf []byte
+	switch d := t.Data.(type) {
+	case nil:
+		if t.WriteRaw != nil {
+			return t.WriteRaw(w)
+		}
+		_, err := w.Write(t.Raw)
+		return err
+	case []float32:
+		buf = make([]byte, 0, 4*len(d))
+		for _, v := range d {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+	case []int32:
+		buf = make([]byte, 0, 4*len(d))
+		for _, v := range d {
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(v))
+		}
+	}
+	_, err := w.Write(buf)
+	return err
 }

@@ -213,8 +213,18 @@ func isModule(o *Object) bool {
 }
 
 // walkModule names a module's tensors as state_dict() does: its parameters, then its buffers
-// (except those in _non_persistent_buffers_set), then each submodule's under its name.
+// (except those in _non_persistent_buffers_set), then each submodule's under its name. The
+// module's own plain attributes (an nn.Dropout's p, an nn.AdaptiveAvgPool2d's output_size)
+// go to Values under its name.
 func (c *Checkpoint) walkModule(prefix string, o *Object) error {
+	for k, v := range o.Dict {
+		switch v.(type) {
+		case bool, int, int64, float64, string, *types.Tuple, *types.List:
+			if !strings.HasPrefix(k, "_") {
+				c.Values[join(prefix, k)] = plain(v)
+			}
+		}
+	}
 	for _, part := range []string{"_parameters", "_buffers", "_modules"} {
 		d, ok := o.Dict[part].(*types.OrderedDict)
 		if !ok {

@@ -1,6 +1,13 @@
 // Command caption writes a caption for each image with a trained model:
 //
-//	go run ./scripts/caption -checkpoint RUN_DIR [-beam 3] [-json] [-attention OUT_DIR] IMAGE_OR_DIR...
+//	go run ./scripts/caption -checkpoint RUN_DIR [-beam 3] [-beam-style keep|shrink] [-json] [-attention OUT_DIR] IMAGE_OR_DIR...
+//
+// or scores a given caption instead, printing the log-probability of each word and of <end>:
+//
+//	go run ./scripts/caption -checkpoint RUN_DIR -score "a man rides a horse" [-json] IMAGE...
+//	go run ./scripts/caption -checkpoint RUN_DIR -scores PAIRS.json [-json]
+//
+// where PAIRS.json is a JSON list of {"image": PATH, "caption": TEXT}.
 //
 // With -attention it also writes, per image, OUT_DIR/NAME.attention.png: the image once per
 // generated word with that word's attention map over it.
@@ -30,20 +37,41 @@ func main() {
 	lengthNorm := flag.Bool("length-norm", false, "rank beams by log-probability per word")
 	backendName := flag.String("backend", "", "go (default), xla:cuda, … (default: $GOMLX_BACKEND or go)")
 	loopFlag := flag.String("loop", "auto", "where decoding loops over the words: host (one step graph call per word), graph (the whole loop in one graph) or auto")
+	beamStyle := flag.String("beam-style", "keep", "keep (attncap's: k live hypotheses to the end, plus a greedy row) or shrink (the PyTorch tutorial's: the beam narrows as hypotheses end)")
+	score := flag.String("score", "", "instead of captioning, score this caption for each image: log-probability of each word and <end>")
+	scores := flag.String("scores", "", "instead of captioning, score the pairs of this JSON file: [{\"image\": PATH, \"caption\": TEXT}, …]")
 	flag.Parse()
+	if *scores != "" {
+		if *checkpoint == "" || *score != "" || flag.NArg() > 0 {
+			usage()
+		}
+		paths, captions, err := readPairs(*scores)
+		check(err)
+		scoreAll(*checkpoint, *backendName, paths, captions, *asJSON)
+		return
+	}
 	if *checkpoint == "" || flag.NArg() == 0 {
-		fmt.Fprintln(os.Stderr, "usage: go run ./scripts/caption -checkpoint RUN_DIR [-beam 3] [-json] [-attention OUT_DIR] IMAGE_OR_DIR...")
-		os.Exit(2)
+		usage()
 	}
 	loop, err := decode.ParseLoop(*loopFlag)
 	check(err)
+	style, err := decode.ParseBeamStyle(*beamStyle)
+	check(err)
 	paths, err := expand(flag.Args())
 	check(err)
+	if *score != "" {
+		captions := make([]string, len(paths))
+		for i := range captions {
+			captions[i] = *score
+		}
+		scoreAll(*checkpoint, *backendName, paths, captions, *asJSON)
+		return
+	}
 	backend, _, err := captioner.NewBackend(*backendName)
 	check(err)
 	m, err := captioner.OpenModel(backend, *checkpoint)
 	check(err)
-	caps, err := decode.Images(m, paths, decode.Options{Beam: *beam, LengthNorm: *lengthNorm, SkipAttention: *attention == "", Loop: loop}, 8, nil)
+	caps, err := decode.Images(m, paths, decode.Options{Beam: *beam, LengthNorm: *lengthNorm, SkipAttention: *attention == "", Loop: loop, BeamStyle: style}, 8, nil)
 	check(err)
 	gh, gw := m.Config.GridDims()
 	for i, c := range caps {
@@ -69,6 +97,63 @@ func main() {
 			}
 		}
 	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, `usage: go run ./scripts/caption -checkpoint RUN_DIR [-beam 3] [-beam-style keep|shrink] [-json] [-attention OUT_DIR] IMAGE_OR_DIR...
+       go run ./scripts/caption -checkpoint RUN_DIR -score "A CAPTION" [-json] IMAGE_OR_DIR...
+       go run ./scripts/caption -checkpoint RUN_DIR -scores PAIRS.json [-json]`)
+	os.Exit(2)
+}
+
+// scoreAll prints, per image, the log-probability of each word of its caption and of <end>.
+func scoreAll(checkpoint, backendName string, paths, captions []string, asJSON bool) {
+	backend, _, err := captioner.NewBackend(backendName)
+	check(err)
+	m, err := captioner.OpenModel(backend, checkpoint)
+	check(err)
+	scores, err := decode.ScoreImages(m, paths, captions, 8)
+	check(err)
+	for i, s := range scores {
+		if asJSON {
+			out, _ := json.Marshal(map[string]any{"image": paths[i], "caption": captions[i], "words": s.Words, "ids": s.IDs,
+				"log_probs": s.LogProbs, "log_prob": s.LogProb, "per_word": s.PerWord(), "unknown": s.Unknown})
+			fmt.Println(string(out))
+			continue
+		}
+		fmt.Printf("%s: %q  log-prob %.4f (%.4f per word)\n", paths[i], captions[i], s.LogProb, s.PerWord())
+		for j, w := range s.Words {
+			fmt.Printf("  %-16s %9.4f\n", w, s.LogProbs[j])
+		}
+		if len(s.Unknown) > 0 {
+			fmt.Printf("  not in the vocabulary, scored as <unk>: %s\n", strings.Join(s.Unknown, ", "))
+		}
+	}
+}
+
+// readPairs reads a JSON list of {"image": PATH, "caption": TEXT}.
+func readPairs(path string) (paths, captions []string, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scores: %w", err)
+	}
+	var pairs []struct {
+		Image   string `json:"image"`
+		Caption string `json:"caption"`
+	}
+	if err := json.Unmarshal(data, &pairs); err != nil {
+		return nil, nil, fmt.Errorf("scores %s: want a JSON list of {\"image\": PATH, \"caption\": TEXT}: %w", path, err)
+	}
+	for i, p := range pairs {
+		if p.Image == "" {
+			return nil, nil, fmt.Errorf("scores %s: entry %d has no \"image\"", path, i)
+		}
+		paths, captions = append(paths, p.Image), append(captions, p.Caption)
+	}
+	if len(paths) == 0 {
+		return nil, nil, fmt.Errorf("scores %s: no pairs", path)
+	}
+	return paths, captions, nil
 }
 
 // expand replaces folders by the JPEG and PNG files in them (sorted).

@@ -52,6 +52,7 @@ type options struct {
 	meteorData, meteorParaphrase                                                    string
 	objects                                                                         string
 	loop                                                                            decode.Loop
+	beamStyle                                                                       string
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -114,6 +115,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.beam, "beam", 3, "beam width (1: greedy)")
 	fs.Func("loop", "with -checkpoint: where decoding loops over the words: host, graph (the whole loop in one graph) or auto (default)", func(v string) (err error) {
 		o.loop, err = decode.ParseLoop(v)
+		return err
+	})
+	fs.Func("beam-style", "with -checkpoint: keep (attncap's beam search, default) or shrink (the PyTorch tutorial's, whose beam narrows as hypotheses end)", func(v string) (err error) {
+		o.beamStyle, err = decode.ParseBeamStyle(v)
 		return err
 	})
 	fs.IntVar(&o.batch, "batch", 16, "images per decoding batch")
@@ -248,7 +253,7 @@ func evaluateCheckpoint(o options, stderr io.Writer) (metrics.ScoreReport, int, 
 	if err != nil {
 		return metrics.ScoreReport{}, 0, err
 	}
-	ev, err := decode.EvaluateSplit(m, ds, s, decode.Options{Beam: o.beam, SkipAttention: true, Loop: o.loop}, o.batch, stderr)
+	ev, err := decode.EvaluateSplit(m, ds, s, decode.Options{Beam: o.beam, SkipAttention: true, Loop: o.loop, BeamStyle: o.beamStyle}, o.batch, stderr)
 	if err != nil {
 		return metrics.ScoreReport{}, 0, err
 	}

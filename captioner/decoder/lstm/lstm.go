@@ -30,12 +30,25 @@ type Options struct {
 	Dropout float64
 	// RegionCoords appends each region's grid position to its features (WithRegionCoords).
 	RegionCoords bool
+	// Activation is the attention's nonlinearity (Attend): ActivationTanh ("" too), as in the
+	// paper, or ActivationReLU, as in the widely used PyTorch tutorial
+	// (sgrvinod/a-PyTorch-Tutorial-to-Image-Captioning, models.Attention).
+	Activation string
 	// DType is the compute precision: "" or "float32", or "bfloat16" (layers.ComputeDType).
 	DType string
 }
 
+// Attention activations (Options.Activation).
+const (
+	ActivationTanh = "tanh"
+	ActivationReLU = "relu"
+)
+
 // Validate reports the first setting that cannot work.
 func (o Options) Validate() error {
+	if o.Activation != "" && o.Activation != ActivationTanh && o.Activation != ActivationReLU {
+		return fmt.Errorf("attention activation %q: want tanh or relu", o.Activation)
+	}
 	if o.EmbedDim < 1 || o.HiddenDim < 1 || o.AttentionDim < 1 {
 		return fmt.Errorf("model sizes must be positive: embed %d, hidden %d, attention %d", o.EmbedDim, o.HiddenDim, o.AttentionDim)
 	}
@@ -130,14 +143,21 @@ func ProjectRegions(scope *model.Scope, opts Options, regions *Node) *Node {
 
 // Attend is soft (additive) attention over the regions given the previous hidden state:
 //
-//	e_i = w · tanh(W_a a_i + U_a h + b) + b_w,   α = softmax(e),   z = Σ_i α_i a_i
+//	e_i = w · f(W_a a_i + U_a h + b) + b_w,   α = softmax(e),   z = Σ_i α_i a_i
 //
+// with f = tanh (Xu et al. 2015), or ReLU with Options.Activation = "relu".
 // It returns the context z [B, C] in the regions' dtype and the weights α [B, R] at its full
 // precision (the softmax runs there).
 func Attend(scope *model.Scope, opts Options, regions, projected, h *Node) (context, alpha *Node) {
 	s := scope.At("decoder")
 	query := InsertAxes(layers.Dense(s.At("attention_dec"), h, opts.AttentionDim), 1) // [B, 1, A]
-	scores := layers.Dense(s.At("attention_score"), Tanh(Add(projected, query)), 1)   // [B, R, 1]
+	joint := Add(projected, query)
+	if opts.Activation == ActivationReLU {
+		joint = Max(joint, ZerosLike(joint))
+	} else {
+		joint = Tanh(joint)
+	}
+	scores := layers.Dense(s.At("attention_score"), joint, 1) // [B, R, 1]
 	alpha = Softmax(layers.ToFull(Squeeze(scores, -1)), -1)
 	context = Einsum("br,brc->bc", ConvertDType(alpha, regions.DType()), regions)
 	return context, alpha
