@@ -77,7 +77,9 @@ type Options struct {
 	// no PyTorch comparison (the reference computes in float32).
 	DType string
 	// Checkpoint and Data add to the "loops" rows a trained model (run or model folder) decoding
-	// the first test images of its dataset (folder, .json or shapes).
+	// the first test images of its dataset (folder, .json or shapes). Only "caption" times
+	// captioning one JPEG with the model folder Checkpoint (an imported one, say) beside
+	// ResNet-50 (caption.go).
 	Checkpoint, Data string
 	// PipelineImages is the folder of JPEGs for the pipeline rows (default PipelineImages;
 	// synthetic JPEGs when it has none).
@@ -246,6 +248,9 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	}
 	if opts.Only == "loops" {
 		return loopRows(backend, opts, rng)
+	}
+	if opts.Only == "caption" {
+		return captionModelRows(backend, opts, rng)
 	}
 	if opts.Only == "pipeline" {
 		say("image pipeline without an encoder, GOMAXPROCS 1 and 2")

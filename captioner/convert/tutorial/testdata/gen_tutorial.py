@@ -2,7 +2,9 @@
 (sgrvinod/a-PyTorch-Tutorial-to-Image-Captioning) and the numbers its inference code computes,
 for the Go tests of captioner/convert/tutorial.
 
-Run with Debian's python3-torch:  /usr/bin/python3 gen_tutorial.py OUT_DIR [resnet101|resnet18]
+Run with Debian's python3-torch:  /usr/bin/python3 gen_tutorial.py OUT_DIR [resnet101|resnet18|coco-sized] [legacy-only]
+(coco-sized writes only an untrained checkpoint of the published model's sizes, for timing;
+legacy-only writes only whole_legacy.pth.tar of the checkpoints.)
 
 The model classes below are this project's own code, written from the tutorial's published model
 definition (models.py: Encoder, Attention, DecoderWithAttention) and its inference routine
@@ -270,7 +272,7 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
-def main(out, arch):
+def main(out, arch, legacy_only=False):
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(3)
     rng = np.random.default_rng(3)
@@ -293,12 +295,13 @@ def main(out, arch):
 
     state = {"epoch": 7, "epochs_since_improvement": 2, "bleu-4": 0.2411,
              "encoder": encoder, "decoder": decoder, "encoder_optimizer": None, "decoder_optimizer": optimizer}
-    torch.save(state, os.path.join(out, "whole_zip.pth.tar"))
     torch.save(state, os.path.join(out, "whole_legacy.pth.tar"), _use_new_zipfile_serialization=False)
-    torch.save({"encoder": encoder.state_dict(), "decoder": decoder.state_dict()}, os.path.join(out, "state_dicts.pth"))
-    torch.save(decoder.state_dict(), os.path.join(out, "decoder_only.pth"))
-    write_safetensors(os.path.join(out, "encoder.safetensors"),
-                      {k: v for k, v in resnet.state_dict().items() if not k.endswith("num_batches_tracked")})
+    if not legacy_only:
+        torch.save(state, os.path.join(out, "whole_zip.pth.tar"))
+        torch.save({"encoder": encoder.state_dict(), "decoder": decoder.state_dict()}, os.path.join(out, "state_dicts.pth"))
+        torch.save(decoder.state_dict(), os.path.join(out, "decoder_only.pth"))
+        write_safetensors(os.path.join(out, "encoder.safetensors"),
+                          {k: v for k, v in resnet.state_dict().items() if not k.endswith("num_batches_tracked")})
     with open(os.path.join(out, "WORDMAP.json"), "w") as f:
         json.dump(wm, f)
 
@@ -322,5 +325,30 @@ def main(out, arch):
         json.dump(expected, f, indent=1)
 
 
+def coco_sized(out):
+    """A checkpoint of the published COCO model's sizes (ResNet-101, 9,490 words, 512-wide
+    embedding, attention and LSTM, an Adam state for the decoder), legacy serialisation, for
+    measuring the conversion (docs/performance.md); untrained."""
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(1)
+    wm = {"w%d" % i: i + 1 for i in range(9486)}
+    for s in ("<unk>", "<start>", "<end>"):
+        wm[s] = len(wm) + 1
+    wm["<pad>"] = 0
+    encoder = Encoder(torchvision.models.resnet101()).eval()
+    decoder = DecoderWithAttention(512, 512, 512, len(wm))
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=4e-4)
+    decoder(torch.randn(2, 196, 2048), torch.randint(1, len(wm), (2, 5))).sum().backward()
+    optimizer.step()
+    state = {"epoch": 5, "epochs_since_improvement": 0, "bleu-4": 0.333, "encoder": encoder, "decoder": decoder,
+             "encoder_optimizer": None, "decoder_optimizer": optimizer}
+    torch.save(state, os.path.join(out, "coco_sized.pth.tar"), _use_new_zipfile_serialization=False)
+    with open(os.path.join(out, "WORDMAP_coco_sized.json"), "w") as f:
+        json.dump(wm, f)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "resnet101")
+    if len(sys.argv) > 2 and sys.argv[2] == "coco-sized":
+        coco_sized(sys.argv[1])
+    else:
+        main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "resnet101", "legacy-only" in sys.argv[3:])
