@@ -350,6 +350,20 @@ func resnetRows(backend compute.Backend, opts Options, rng *rand.Rand) (*caption
 	return enc, rows, nil
 }
 
+// tempJPEGs writes n noisy JPEGs (writeJPEGs) into a new temporary folder; cleanup removes it.
+func tempJPEGs(n int, rng *rand.Rand) (paths []string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "attncap-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup = func() { _ = os.RemoveAll(dir) }
+	if paths, err = writeJPEGs(dir, n, rng); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return paths, cleanup, nil
+}
+
 // captionRows times captioning one JPEG end to end (ResNet-50, beam 3) and the JPEG → features
 // pipeline of 32 images with enc.
 func captionRows(backend compute.Backend, enc *captioner.Model, opts Options, rng *rand.Rand) ([]Row, error) {
@@ -360,15 +374,11 @@ func captionRows(backend compute.Backend, enc *captioner.Model, opts Options, rn
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "attncap-bench-")
+	paths, cleanup, err := tempJPEGs(32, rng)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	paths, err := writeJPEGs(dir, 32, rng)
-	if err != nil {
-		return nil, err
-	}
+	defer cleanup()
 	secs, err := timeit(1, opts.Reps, func() error {
 		_, err := decode.Images(m, paths[:1], decode.Options{Beam: 3, MaxLen: 21}, 1, nil)
 		return err

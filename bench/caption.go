@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 
 	"github.com/attncap/attncap/captioner"
 	"github.com/attncap/attncap/captioner/decode"
@@ -25,15 +24,11 @@ func captionModelRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "attncap-bench-")
+	paths, cleanup, err := tempJPEGs(1, rng)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	paths, err := writeJPEGs(dir, 1, rng)
-	if err != nil {
-		return nil, err
-	}
+	defer cleanup()
 	c := imported.Config
 	cases := []struct {
 		name string

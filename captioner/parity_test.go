@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/attncap/attncap/internal/pyref"
 
 	"github.com/attncap/attncap/captioner"
 	"github.com/attncap/attncap/captioner/encoder"
@@ -24,16 +25,7 @@ import (
 // test — unless ATTNCAP_REQUIRE_REFERENCES=1 (as CI sets), where their absence is a failure.
 func requireTorch(t *testing.T) string {
 	t.Helper()
-	for _, py := range []string{"/usr/bin/python3", "python3"} {
-		if err := exec.Command(py, "-c", "import torch, torchvision").Run(); err == nil {
-			return py
-		}
-	}
-	if os.Getenv("ATTNCAP_REQUIRE_REFERENCES") == "1" {
-		t.Fatal("python3 with torch and torchvision is required (apt-get install python3-torch python3-torchvision)")
-	}
-	t.Skip("python3 with torch/torchvision not found: install python3-torch python3-torchvision to run the parity test")
-	return ""
+	return pyref.Require(t, "torch", "torchvision")
 }
 
 // generateParity runs the generator script and returns its output folder.

@@ -179,9 +179,14 @@ func Resize(img *image.RGBA, w, h int) *image.RGBA {
 	if img.Bounds().Dx() == w && img.Bounds().Dy() == h {
 		return img
 	}
+	return resizeWith(resample, img, w, h)
+}
+
+// resizeWith runs a resampler (resample, resizeBilinear) over img into a new opaque w×h image.
+func resizeWith(resize func(p *pixels, dw, dh int, win image.Rectangle, emit func(y int, rgb []uint8)), img *image.RGBA, w, h int) *image.RGBA {
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	p, _ := newPixels(img)
-	resample(&p, w, h, dst.Rect, func(y int, rgb []uint8) {
+	resize(&p, w, h, dst.Rect, func(y int, rgb []uint8) {
 		d := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
 		for x := 0; x < w; x++ {
 			d[4*x], d[4*x+1], d[4*x+2], d[4*x+3] = rgb[3*x], rgb[3*x+1], rgb[3*x+2], 255

@@ -147,14 +147,4 @@ func resizeBilinear(p *pixels, dw, dh int, win image.Rectangle, emit func(y int,
 
 // ResizePIL scales img to w×h exactly as Pillow's Image.resize((w, h), Image.BILINEAR)
 // does for RGB (alpha is taken as 255).
-func ResizePIL(img *image.RGBA, w, h int) *image.RGBA {
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	p, _ := newPixels(img)
-	resizeBilinear(&p, w, h, dst.Rect, func(y int, rgb []uint8) {
-		d := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
-		for x := 0; x < w; x++ {
-			d[4*x], d[4*x+1], d[4*x+2], d[4*x+3] = rgb[3*x], rgb[3*x+1], rgb[3*x+2], 255
-		}
-	})
-	return dst
-}
+func ResizePIL(img *image.RGBA, w, h int) *image.RGBA { return resizeWith(resizeBilinear, img, w, h) }

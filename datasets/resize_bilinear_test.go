@@ -4,26 +4,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/attncap/attncap/internal/pyref"
 )
 
 // Pillow's bilinear resize, as the PyTorch captioning tutorial preprocesses, is reproduced bit
 // for bit: shrinking (antialiased), enlarging, one side kept, odd sizes and extreme aspect
 // ratios (testdata/gen_pil_resize.py writes the pictures and Pillow's results).
 func TestResizeBilinearEqualsPillow(t *testing.T) {
-	python := "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import PIL, numpy").Run(); err != nil {
-		if os.Getenv("ATTNCAP_REQUIRE_REFERENCES") != "" {
-			t.Fatalf("Pillow is required (ATTNCAP_REQUIRE_REFERENCES): %v", err)
-		}
-		t.Skip("needs Debian's python3-pil to write Pillow's resizes")
-	}
+	python := pyref.Require(t, "PIL", "numpy")
 	dir := t.TempDir()
-	if out, err := exec.Command(python, "testdata/gen_pil_resize.py", dir).CombinedOutput(); err != nil {
-		t.Fatalf("gen_pil_resize.py: %v\n%s", err, out)
-	}
+	pyref.Run(t, python, "testdata/gen_pil_resize.py", dir)
 	data, err := os.ReadFile(filepath.Join(dir, "cases.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/attncap/attncap/internal/pyref"
 
 	"github.com/attncap/attncap/datasets"
 )
@@ -132,13 +133,7 @@ func TestEvaluateRejectsExamplesWithoutReferences(t *testing.T) {
 // the two definitions agree: every candidate has at least 4 words and every n-gram order has
 // at least one match (NLTK then differs only by coco-caption's 1e-15/1e-9 constants).
 func TestBleuAgreesWithNLTK(t *testing.T) {
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import nltk").Run(); err != nil {
-		if os.Getenv("ATTNCAP_REQUIRE_REFERENCES") == "1" {
-			t.Fatal("python3-nltk is required in CI")
-		}
-		t.Skip("python3 with nltk not found (apt-get install python3-nltk)")
-	}
+	py := pyref.Require(t, "nltk")
 	rng := rand.New(rand.NewPCG(1, 2))
 	words := strings.Fields("a man dog runs on the grass red ball in with two")
 	sentence := func(n int) []string {

@@ -7,26 +7,19 @@ import (
 	"image/color"
 	"image/jpeg"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/attncap/attncap/internal/pyref"
 )
 
 // Every kind of JPEG that Pillow writes — 4:2:0, 4:2:2 and 4:4:4 sampling, odd and tiny sizes,
 // low and top quality, progressive, optimised Huffman tables, greyscale — decodes to exactly
 // the RGB bytes Pillow (libjpeg-turbo) gives (testdata/gen_jpegs.py writes both).
 func TestDecodeEqualsLibjpegTurbo(t *testing.T) {
-	python := "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import PIL, numpy").Run(); err != nil {
-		if os.Getenv("ATTNCAP_REQUIRE_REFERENCES") != "" {
-			t.Fatalf("Pillow is required (ATTNCAP_REQUIRE_REFERENCES): %v", err)
-		}
-		t.Skip("needs Debian's python3-pil to write the JPEGs and decode them with libjpeg-turbo")
-	}
+	python := pyref.Require(t, "PIL", "numpy")
 	dir := t.TempDir()
-	if out, err := exec.Command(python, "testdata/gen_jpegs.py", dir).CombinedOutput(); err != nil {
-		t.Fatalf("gen_jpegs.py: %v\n%s", err, out)
-	}
+	pyref.Run(t, python, "testdata/gen_jpegs.py", dir)
 	data, err := os.ReadFile(filepath.Join(dir, "cases.json"))
 	if err != nil {
 		t.Fatal(err)

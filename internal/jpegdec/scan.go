@@ -254,26 +254,9 @@ func (d *decoder) blockDecoder(ss, se, ah, al int) func(c *component, coef []int
 			}
 			c.dcPred += b.receive(t)
 			coef[0] = c.dcPred
-			for k := 1; k < 64; k++ {
-				rs, err := b.decode(d.ac[c.ta])
-				if err != nil {
-					return err
-				}
-				r, s := rs>>4, rs&15
-				if s == 0 {
-					if r != 15 {
-						break
-					}
-					k += 15
-					continue
-				}
-				k += r
-				if k > 63 {
-					return fmt.Errorf("jpegdec: coefficient index out of range")
-				}
-				coef[zigzag[k]] = b.receive(s)
-			}
-			return nil
+			// A sequential scan's AC coefficients are a first pass over 1 … 63 at full
+			// precision (its streams have no end-of-band runs, only EOB).
+			return d.acFirst(c, coef, 1, 63, 0)
 		}
 	case ss == 0 && ah == 0: // DC, first pass
 		return func(c *component, coef []int32) error {

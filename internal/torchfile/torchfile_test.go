@@ -3,28 +3,21 @@ package torchfile
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/attncap/attncap/internal/pyref"
 )
 
 // checkpoints writes the test files with Debian's python3-torch (testdata/gen_checkpoints.py),
 // or skips when it is missing (CI sets ATTNCAP_REQUIRE_REFERENCES to fail instead).
 func checkpoints(t *testing.T) string {
 	t.Helper()
-	python := "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import torch").Run(); err != nil {
-		if os.Getenv("ATTNCAP_REQUIRE_REFERENCES") != "" {
-			t.Fatalf("PyTorch is required (ATTNCAP_REQUIRE_REFERENCES): %v", err)
-		}
-		t.Skip("needs Debian's python3-torch to write the reference checkpoints")
-	}
+	python := pyref.Require(t, "torch")
 	dir := t.TempDir()
-	if out, err := exec.Command(python, "testdata/gen_checkpoints.py", dir).CombinedOutput(); err != nil {
-		t.Fatalf("gen_checkpoints.py: %v\n%s", err, out)
-	}
+	pyref.Run(t, python, "testdata/gen_checkpoints.py", dir)
 	return dir
 }
 

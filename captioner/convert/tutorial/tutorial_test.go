@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/attncap/attncap/internal/pyref"
 
 	"github.com/attncap/attncap/captioner"
 	"github.com/attncap/attncap/captioner/decode"
@@ -36,13 +37,7 @@ func reference(t *testing.T, arch string) string {
 	if dir, ok := refDirs[arch]; ok {
 		return dir
 	}
-	python := "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import torch, torchvision, PIL").Run(); err != nil {
-		if os.Getenv("ATTNCAP_REQUIRE_REFERENCES") != "" {
-			t.Fatalf("PyTorch is required (ATTNCAP_REQUIRE_REFERENCES): %v", err)
-		}
-		t.Skip("needs Debian's python3-torch and python3-torchvision to write the tutorial's checkpoints")
-	}
+	python := pyref.Require(t, "torch", "torchvision", "PIL")
 	dir, err := os.MkdirTemp("", "attncap-tutorial-"+arch+"-")
 	if err != nil {
 		t.Fatal(err)
@@ -51,9 +46,7 @@ func reference(t *testing.T, arch string) string {
 	if arch != "resnet18" { // the layouts are compared on ResNet-18; the others need only one file
 		args = append(args, "legacy-only")
 	}
-	if out, err := exec.Command(python, args...).CombinedOutput(); err != nil {
-		t.Fatalf("gen_tutorial.py: %v\n%s", err, out)
-	}
+	pyref.Run(t, python, args...)
 	refDirs[arch] = dir
 	return dir
 }
