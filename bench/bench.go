@@ -249,6 +249,9 @@ func Run(backend compute.Backend, opts Options) ([]Row, error) {
 	if opts.Only == "loops" {
 		return loopRows(backend, opts, rng)
 	}
+	if opts.Only == "controls" {
+		return controlRows(backend, opts, rng)
+	}
 	if opts.Only == "caption" {
 		return captionModelRows(backend, opts, rng)
 	}

@@ -27,12 +27,14 @@ type jobResult struct {
 	err          error
 }
 
-// Caption is one image's answer.
+// Caption is one image's answer (with num_return_sequences n > 1, one of its n).
 type Caption struct {
 	GeneratedText string      `json:"generated_text"`
 	Tokens        []string    `json:"tokens"`
 	LogProb       *float64    `json:"log_prob"` // null only if not finite
+	Score         *float64    `json:"score"`    // log_prob / L^length_penalty; null only if not finite
 	Finished      bool        `json:"finished"`
+	Limit         string      `json:"limit,omitempty"`     // the length limit an unfinished caption hit
 	Attention     [][]float32 `json:"attention,omitempty"` // per token, h·w weights row-major over Grid
 	Grid          [2]int      `json:"grid"`
 	TimeMS        Timings     `json:"time_ms"`
@@ -72,10 +74,19 @@ func (s *Server) handleCaption(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := s.answers(res, req.params.Attention != nil && *req.params.Attention, time.Since(start))
+	// As Hugging Face answers: an image gets one caption object, or its list of
+	// num_return_sequences; a list of images gets a list of those.
+	perImage := make([]any, len(out))
+	for i, list := range out {
+		perImage[i] = list[0]
+		if req.params.NumReturnSequences > 1 {
+			perImage[i] = list
+		}
+	}
 	if req.list {
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, perImage)
 	} else {
-		writeJSON(w, http.StatusOK, out[0])
+		writeJSON(w, http.StatusOK, perImage[0])
 	}
 }
 
@@ -93,6 +104,7 @@ func (s *Server) prepare(req *captionRequest) (*job, error) {
 	if p.Attention != nil && *p.Attention {
 		j.decode.SkipAttention = false
 	}
+	j.decode.Controls = p.Controls
 	opts := s.m.ImageOptions()
 	opts.MaxPixels = s.opts.MaxPixels
 	j.inputs = make([][]float32, len(req.images))
@@ -129,25 +141,32 @@ func (s *Server) submit(j *job) (jobResult, error) {
 }
 
 // answers turns decoded captions into the API's objects.
-func (s *Server) answers(res jobResult, attention bool, total time.Duration) []Caption {
+func (s *Server) answers(res jobResult, attention bool, total time.Duration) [][]Caption {
 	h, w := s.m.Config.GridDims()
-	out := make([]Caption, len(res.captions))
-	for i, c := range res.captions {
-		a := Caption{GeneratedText: strings.Join(c.Words, " "), Tokens: c.Words, Finished: c.Finished, Grid: [2]int{h, w},
-			TimeMS: Timings{Queue: ms(res.queue), Model: ms(res.model), Total: ms(total)}}
-		if a.Tokens == nil {
-			a.Tokens = []string{}
+	out := make([][]Caption, len(res.captions))
+	for i, best := range res.captions {
+		for _, c := range append([]decode.Caption{best}, best.Alternatives...) {
+			a := Caption{GeneratedText: strings.Join(c.Words, " "), Tokens: c.Words, Finished: c.Finished, Limit: c.Limit, Grid: [2]int{h, w},
+				TimeMS: Timings{Queue: ms(res.queue), Model: ms(res.model), Total: ms(total)}}
+			if a.Tokens == nil {
+				a.Tokens = []string{}
+			}
+			a.LogProb, a.Score = finite(c.LogProb), finite(c.Score)
+			if attention {
+				a.Attention = c.Attention
+			}
+			out[i] = append(out[i], a)
 		}
-		if !math.IsInf(c.LogProb, 0) && !math.IsNaN(c.LogProb) {
-			lp := c.LogProb
-			a.LogProb = &lp
-		}
-		if attention {
-			a.Attention = c.Attention
-		}
-		out[i] = a
 	}
 	return out
+}
+
+// finite is x, or nil (JSON null) when it is not finite.
+func finite(x float64) *float64 {
+	if math.IsInf(x, 0) || math.IsNaN(x) {
+		return nil
+	}
+	return &x
 }
 
 func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())/10) / 100 }
@@ -199,13 +218,17 @@ func (s *Server) gather(first *job) []*job {
 // decoding their images, or queued): only then is it worth waiting for them to join the batch.
 func (s *Server) othersInFlight(gathered int) bool { return len(s.slots) > gathered }
 
-// runGathered runs gathered jobs, those with the same beam width and length limit together.
+// runGathered runs gathered jobs, those with the same beam width, length limit and controls
+// together.
 func (s *Server) runGathered(jobs []*job) {
-	type key struct{ beam, maxLen int }
+	type key struct {
+		beam, maxLen int
+		controls     string
+	}
 	var order []key
 	groups := map[key][]*job{}
 	for _, j := range jobs {
-		k := key{j.decode.Beam, j.decode.MaxLen}
+		k := key{j.decode.Beam, j.decode.MaxLen, fmt.Sprintf("%+v", j.decode.Controls)}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}

@@ -337,6 +337,23 @@ func TestWebPageWithServer(t *testing.T) {
 	}
 	b.shot(filepath.Join(shotDir, "page-server.png"), true)
 
+	// The decoding panel: two captions asked for, the second listed under the first, as the
+	// server answers the same query.
+	nBeam := max(2, beam)
+	var nBest []struct {
+		GeneratedText string `json:"generated_text"`
+	}
+	browserPost(t, fmt.Sprintf("%s/caption?num_beams=%d&attention=true&num_return_sequences=2", ts.URL, nBeam), squarePNG, 200, &nBest)
+	b.eval(fmt.Sprintf(`document.getElementById('decoding').open = true; document.getElementById('beam').value = '%d'; document.getElementById('opt-n').value = '2'`, nBeam))
+	b.do(chromedp.Click(chromedp.CSS("#again")))
+	b.waitCaption(2)
+	alts := browserEval[[]string](b, `[...document.querySelectorAll('#alternatives li')].map(li => li.firstChild.textContent)`)
+	if len(nBest) != 2 || len(alts) != 1 || alts[0] != nBest[1].GeneratedText {
+		t.Errorf("the page lists %q under the caption; the server's n-best is %+v", alts, nBest)
+	}
+	b.shot(filepath.Join(shotDir, "page-server-nbest.png"), true)
+	b.eval(`document.getElementById('opt-n').value = ''; document.getElementById('decoding').open = false`)
+
 	b.do(chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{broken}))
 	if got := b.waitError(); !strings.Contains(got, wantErr.Error) || !strings.Contains(got, "could not read “truncated.png” as an image") {
 		t.Errorf("the page shows %q for a truncated PNG; the server says %q", got, wantErr.Error)

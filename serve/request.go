@@ -12,19 +12,53 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/attncap/attncap/captioner/decode"
 )
 
 // imageTypes are the Content-Types accepted for a raw image body.
 var imageTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/webp": true, "image/bmp": true, "image/gif": true}
 
-// Parameters are a request's decoding parameters, named as in Hugging Face's image-to-text task.
+// Parameters are a request's decoding parameters, named as in Hugging Face's image-to-text task
+// and its generate: the beam, the length limit, attention, and the decoding controls
+// (decode.Controls: num_return_sequences, length_penalty, no_repeat_ngram_size, do_sample, …).
 type Parameters struct {
 	NumBeams     *int  `json:"num_beams"`      // beam width (1: greedy)
 	MaxNewTokens *int  `json:"max_new_tokens"` // words at most, <end> not counted (capped at the model's limit)
 	Attention    *bool `json:"attention"`      // return each word's attention over the grid
+	decode.Controls
 }
+
+// parameterKinds are the JSON names of every parameter and the kind of value each takes, for
+// queries and messages; parameterNames lists them in declaration order.
+var parameterKinds, parameterNames = func() (map[string]reflect.Kind, []string) {
+	kinds := map[string]reflect.Kind{}
+	var names []string
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Anonymous {
+				walk(f.Type)
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if _, seen := kinds[name]; name == "" || name == "-" || seen {
+				continue
+			}
+			k := f.Type.Kind()
+			if k == reflect.Pointer {
+				k = f.Type.Elem().Kind()
+			}
+			kinds[name], names = k, append(names, name)
+		}
+	}
+	walk(reflect.TypeOf(Parameters{}))
+	return kinds, names
+}()
 
 // captionRequest is a parsed POST /caption.
 type captionRequest struct {
@@ -155,7 +189,7 @@ func parseJSON(body []byte) (*captionRequest, error) {
 		dec := json.NewDecoder(bytes.NewReader(jr.Parameters))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req.params); err != nil {
-			return nil, statusError(http.StatusUnprocessableEntity, "bad \"parameters\": %v (known: num_beams, max_new_tokens, attention)", err)
+			return nil, statusError(http.StatusUnprocessableEntity, "bad \"parameters\": %v (known: %s)", err, strings.Join(parameterNames, ", "))
 		}
 	}
 	return req, nil
@@ -175,33 +209,56 @@ func decodeBase64(s string) ([]byte, error) {
 	return base64.RawURLEncoding.DecodeString(s)
 }
 
-// queryParameters reads num_beams, max_new_tokens and attention from a query string or form.
+// queryParameters reads the parameters from a query string or form: the JSON names, one value
+// each, typed as in the JSON form (booleans as strconv.ParseBool reads them; bad_words:
+// comma-separated phrases).
 func queryParameters(v url.Values, p *Parameters) error {
+	obj := map[string]any{}
 	for key := range v {
-		if key != "num_beams" && key != "max_new_tokens" && key != "attention" {
-			return statusError(http.StatusUnprocessableEntity, "unknown parameter %q (known: num_beams, max_new_tokens, attention)", key)
+		kind, ok := parameterKinds[key]
+		if !ok {
+			return statusError(http.StatusUnprocessableEntity, "unknown parameter %q (known: %s)", key, strings.Join(parameterNames, ", "))
 		}
-	}
-	for _, f := range []struct {
-		key string
-		dst **int
-	}{{"num_beams", &p.NumBeams}, {"max_new_tokens", &p.MaxNewTokens}} {
-		if s := v.Get(f.key); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil {
-				return statusError(http.StatusUnprocessableEntity, "%s=%q is not an integer", f.key, s)
-			}
-			*f.dst = &n
+		s := v.Get(key)
+		var err error
+		switch kind {
+		case reflect.Bool:
+			obj[key], err = strconv.ParseBool(s)
+		case reflect.Int:
+			obj[key], err = strconv.Atoi(s)
+		case reflect.Uint64:
+			obj[key], err = strconv.ParseUint(s, 10, 64)
+		case reflect.Float64:
+			obj[key], err = strconv.ParseFloat(s, 64)
+		case reflect.Slice:
+			obj[key] = decode.ParseBadWords(s)
+		default:
+			obj[key] = s
 		}
-	}
-	if s := v.Get("attention"); s != "" {
-		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return statusError(http.StatusUnprocessableEntity, "attention=%q is not true or false", s)
+			return statusError(http.StatusUnprocessableEntity, "%s=%q is not %s", key, s, kindWord(kind))
 		}
-		p.Attention = &b
+	}
+	data, _ := json.Marshal(obj)
+	if err := json.Unmarshal(data, p); err != nil {
+		return statusError(http.StatusUnprocessableEntity, "bad parameters: %v", err)
 	}
 	return nil
+}
+
+// kindWord names what a parameter of a kind takes.
+func kindWord(k reflect.Kind) string {
+	switch k {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int:
+		return "an integer"
+	case reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Float64:
+		return "a number"
+	}
+	return "a string"
 }
 
 // checkRequest enforces the image count and parameter ranges.
@@ -218,6 +275,13 @@ func (s *Server) checkRequest(req *captionRequest) error {
 	}
 	if p.MaxNewTokens != nil && *p.MaxNewTokens < 1 {
 		return statusError(http.StatusUnprocessableEntity, "max_new_tokens %d: want at least 1", *p.MaxNewTokens)
+	}
+	beam := s.opts.Beam
+	if p.NumBeams != nil {
+		beam = *p.NumBeams
+	}
+	if err := p.Controls.Validate(beam); err != nil {
+		return statusError(http.StatusUnprocessableEntity, "%v", err)
 	}
 	if most := s.m.Config.MaxLen - 1; p.MaxNewTokens != nil && *p.MaxNewTokens > most {
 		*req.params.MaxNewTokens = most // a cap, as in Hugging Face's API: the model writes at most this many anyway

@@ -249,10 +249,16 @@ func TestBadInputsGetTheirStatus(t *testing.T) {
 		{"untyped non-image", "", "", []byte("hello"), 415, "unsupported Content-Type"},
 		{"num_beams 0", "?num_beams=0", "image/png", data[0], 422, "num_beams 0 out of range"},
 		{"num_beams text", "?num_beams=three", "image/png", data[0], 422, "num_beams=\"three\" is not an integer"},
-		{"unknown parameter", "?temperature=2", "image/png", data[0], 422, "unknown parameter \"temperature\""},
+		{"unknown parameter", "?temperatur=2", "image/png", data[0], 422, "unknown parameter \"temperatur\""},
+		{"length_penalty out of range", "?length_penalty=20", "image/png", data[0], 422, "length_penalty = 20"},
+		{"sampling with a beam", "?do_sample=true&num_beams=3", "image/png", data[0], 422, "do_sample"},
+		{"more sequences than beams", "?num_return_sequences=3&num_beams=2", "image/png", data[0], 422, "num_return_sequences = 3"},
+		{"groups not dividing the beam", "?num_beam_groups=2&num_beams=3", "image/png", data[0], 422, "num_beam_groups = 2"},
+		{"top_p out of range", "?top_p=1.5&do_sample=1&num_beams=1", "image/png", data[0], 422, "top_p = 1.5"},
 		{"max_new_tokens 0", "?max_new_tokens=0", "image/png", data[0], 422, "max_new_tokens 0: want at least 1"},
 		{"JSON parameter of the wrong type", "", "application/json", []byte(`{"inputs": "` + b64 + `", "parameters": {"num_beams": "2"}}`), 422, "bad \"parameters\""},
-		{"JSON unknown parameter", "", "application/json", []byte(`{"inputs": "` + b64 + `", "parameters": {"top_k": 2}}`), 422, "bad \"parameters\""},
+		{"JSON unknown parameter", "", "application/json", []byte(`{"inputs": "` + b64 + `", "parameters": {"topk": 2}}`), 422, "bad \"parameters\""},
+		{"JSON control out of range", "", "application/json", []byte(`{"inputs": "` + b64 + `", "parameters": {"no_repeat_ngram_size": -1}}`), 422, "no_repeat_ngram_size = -1"},
 		{"JSON inputs not base64", "", "application/json", []byte(`{"inputs": "%%%"}`), 400, "inputs is not a base64 image"},
 		{"JSON without inputs", "", "application/json", []byte(`{"image": "x"}`), 400, "without \"inputs\""},
 		{"malformed JSON", "", "application/json", []byte(`{"inputs": `), 400, "not a JSON object"},
@@ -387,5 +393,49 @@ func TestShutdownFinishesRequestsInFlight(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
 		t.Error("still accepting connections after shutdown")
+	}
+}
+
+// With num_return_sequences n > 1 an image's answer is its n-best list, best first, as
+// decode.Images gives it — for one image a list, for a list of images a list of lists — and
+// each caption says its score and, when cut, its limit; the controls reach the decoder from the
+// query string and from JSON alike.
+func TestNBestAndControlsOverHTTP(t *testing.T) {
+	_, ts := newTestServer(t, Options{RateLimit: -1})
+	paths, data := testImages(t, 2)
+	want, err := decode.Images(tinyModel(t), paths, decode.Options{Beam: 3, SkipAttention: true,
+		Controls: decode.Controls{NumReturnSequences: 3, LengthPenalty: 0.5, NoRepeatNgramSize: 2}}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body, _ := postT(t, ts.URL+"/caption?num_beams=3&num_return_sequences=3&length_penalty=0.5&no_repeat_ngram_size=2", "image/png", data[0])
+	var one []Caption
+	if status != 200 || json.Unmarshal(body, &one) != nil {
+		t.Fatalf("%d %s", status, body)
+	}
+	checkList(t, "query", one, want[0])
+	b64 := func(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+	req := `{"inputs": ["` + b64(data[0]) + `", "` + b64(data[1]) + `"], "parameters": {"num_beams": 3, "num_return_sequences": 3, "length_penalty": 0.5, "no_repeat_ngram_size": 2}}`
+	status, body, _ = postT(t, ts.URL+"/caption", "application/json", []byte(req))
+	var lists [][]Caption
+	if status != 200 || json.Unmarshal(body, &lists) != nil || len(lists) != 2 {
+		t.Fatalf("%d %s", status, body)
+	}
+	for i := range lists {
+		checkList(t, fmt.Sprintf("JSON image %d", i), lists[i], want[i])
+	}
+}
+
+func checkList(t *testing.T, what string, got []Caption, want decode.Caption) {
+	t.Helper()
+	all := append([]decode.Caption{want}, want.Alternatives...)
+	if len(got) != len(all) {
+		t.Fatalf("%s: %d captions, decode.Images gives %d", what, len(got), len(all))
+	}
+	for j := range got {
+		sameCaption(t, fmt.Sprintf("%s, caption %d", what, j), got[j], all[j])
+		if got[j].Score == nil || math.Abs(*got[j].Score-all[j].Score) > 1e-5*(1+math.Abs(all[j].Score)) || got[j].Limit != all[j].Limit {
+			t.Errorf("%s, caption %d: score %v limit %q, want %v %q", what, j, deref(got[j].Score), got[j].Limit, all[j].Score, all[j].Limit)
+		}
 	}
 }

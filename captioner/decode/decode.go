@@ -27,8 +27,17 @@ type Caption struct {
 	Words []string
 	// LogProb is the sum of the log-probabilities of the words (and of <end>, when reached).
 	LogProb float64
+	// Score is what ranks the caption: LogProb / L^length_penalty, L its words + 1 (<end>
+	// counted; its words alone when unfinished); LogProb itself by default (per token with
+	// Options.LengthNorm).
+	Score float64
 	// Finished says whether the caption ended with <end> (rather than hitting the length limit).
 	Finished bool
+	// Limit names the length limit an unfinished caption hit: LimitMaxNewTokens (the decoding
+	// option) or LimitModel (the model's); "" when it finished.
+	Limit string
+	// Alternatives are the rest of the n-best list (Controls.NumReturnSequences), best first.
+	Alternatives []Caption
 	// Attention holds, for each word, its attention weights over the R regions.
 	Attention [][]float32
 }
@@ -50,6 +59,9 @@ type Options struct {
 	// BeamStyle is BeamKeep ("" too: attncap's beam search) or BeamShrink (the PyTorch
 	// tutorial's, whose beam narrows as hypotheses end: beam_shrink.go).
 	BeamStyle string
+	// Controls are Hugging Face's generate controls (controls.go); their zero value changes
+	// nothing.
+	Controls
 }
 
 // hypothesis is a partial caption during decoding.
@@ -111,6 +123,11 @@ func startSession(m *captioner.Model, regions *tensors.Tensor, perImage, n, step
 	if err != nil {
 		return nil, err
 	}
+	return sessionWith(m, exec, regions, perImage, steps, skipAttention)
+}
+
+// sessionWith lays out the session for the step graph exec (stepExec or stepLogitsExec).
+func sessionWith(m *captioner.Model, exec *model.Exec, regions *tensors.Tensor, perImage, steps int, skipAttention bool) (*decodeSession, error) {
 	prepare, err := prepareExec(m, steps)
 	if err != nil {
 		return nil, err
@@ -276,9 +293,8 @@ func (h *hypothesis) advanceGreedy(words rowWords, alpha []float32) (int32, bool
 	return best, false
 }
 
-// Greedy decodes each image of regions [B, R, C] by taking the most probable word at every
-// step, until <end> or the length limit.
-func Greedy(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Caption, error) {
+// greedy is Greedy without controls: the most probable allowed word at every step.
+func greedy(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Caption, error) {
 	if inGraph, err := loopInGraph(m, opts, false); err != nil || inGraph {
 		if err != nil {
 			return nil, err
@@ -334,15 +350,8 @@ func score(h hypothesis, finished, lengthNorm bool) float64 {
 	return h.logProb / float64(max(1, n))
 }
 
-// Beam decodes each image of regions [B, R, C] keeping the opts.Beam most probable
-// partial captions, batched over images (B·(k+1) rows per step, one compiled step graph; with
-// Options.Loop = LoopGraph the whole search runs in one graph, beam_loop.go). A
-// hypothesis that emits <end> is set aside and replaced by the next best candidate; an image
-// stops when k captions have finished or at the length limit. The best finished caption wins;
-// when none finished, the best unfinished one is returned (never an error). For k > 1 each
-// image gets one more row that decodes greedily in the same steps, and the greedy caption is
-// returned if it scores higher, so beam search is never worse than greedy on the same model.
-func Beam(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Caption, error) {
+// beam is Beam without controls: attncap's beam search, or the tutorial's shrinking one.
+func beam(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Caption, error) {
 	switch opts.BeamStyle {
 	case "", BeamKeep:
 	case BeamShrink:
@@ -350,7 +359,7 @@ func Beam(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Caption,
 	default:
 		return nil, fmt.Errorf("decode: beam style %q: want %q or %q", opts.BeamStyle, BeamKeep, BeamShrink)
 	}
-	if inGraph, err := loopInGraph(m, opts, true); err != nil || inGraph {
+	if inGraph, err := loopInGraph(m, opts, true); (err != nil || inGraph) && opts.NumReturnSequences <= 1 {
 		if err != nil {
 			return nil, err
 		}
@@ -386,6 +395,9 @@ func Beam(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Caption,
 	for img := range caps {
 		best, isFinished := pickBeamCaption(b.finished[img], b.live[img], b.greedy[img], b.greedyDone[img], k, opts.LengthNorm)
 		caps[img] = toCaption(m, best, isFinished)
+		if opts.NumReturnSequences > 1 {
+			caps[img].Alternatives = b.alternatives(m, img, best, opts)
+		}
 	}
 	return caps, nil
 }
@@ -478,6 +490,40 @@ func (b *beams) advance(img int, words []rowWords, rowAttention func(alpha []flo
 	}
 	b.live[img] = next
 	return active || len(next) > 0
+}
+
+// alternatives are the rest of an image's n-best list after best: its other finished captions
+// and the greedy one, then its unfinished ones, each group by score, distinct.
+func (b *beams) alternatives(m *captioner.Model, img int, best hypothesis, opts Options) []Caption {
+	type entry struct {
+		h        hypothesis
+		finished bool
+	}
+	var pool []entry
+	for _, h := range b.finished[img] {
+		pool = append(pool, entry{h, true})
+	}
+	if b.k > 1 {
+		pool = append(pool, entry{b.greedy[img], b.greedyDone[img]})
+	}
+	for _, h := range b.live[img] {
+		pool = append(pool, entry{h, false})
+	}
+	sort.SliceStable(pool, func(i, j int) bool {
+		if pool[i].finished != pool[j].finished {
+			return pool[i].finished
+		}
+		return score(pool[i].h, pool[i].finished, opts.LengthNorm) > score(pool[j].h, pool[j].finished, opts.LengthNorm)
+	})
+	seen := map[string]bool{fmt.Sprint(best.tokens): true}
+	var out []Caption
+	for _, e := range pool {
+		if key := fmt.Sprint(e.h.tokens); !seen[key] && len(out) < opts.NumReturnSequences-1 {
+			seen[key] = true
+			out = append(out, toCaption(m, e.h, e.finished))
+		}
+	}
+	return out
 }
 
 // pickBeamCaption is beam search's answer for one image: the best finished caption, or the

@@ -65,6 +65,32 @@ func stepExec(m *captioner.Model, n int, attention bool) (*model.Exec, error) {
 	})
 }
 
+// graphStepLogits is one step that returns every word's logit (the controlled search's).
+const graphStepLogits = "step-logits"
+
+// stepLogitsExec is stepExec returning the logits [N, V] (float32) of every row instead of its
+// best words, for the controls that need the whole distribution (search.go); its other inputs
+// and outputs are stepExec's.
+func stepLogitsExec(m *captioner.Model, attention bool) (*model.Exec, error) {
+	dec := decoderFor(m, attention)
+	return m.Exec(captioner.ExecKey{Graph: graphStepLogits, Attention: attention}, func() (*model.Exec, error) {
+		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
+			regions, parents, prev, position := in[0], in[1], in[2], in[3]
+			numMemory, _ := dec.Slots()
+			memory, state := in[4:4+numMemory], in[4+numMemory:]
+			idx := InsertAxes(parents, -1)
+			for i := range state {
+				state[i] = Gather(state[i], idx)
+			}
+			logits, next, alpha := dec.Step(scope, regions, memory, state, prev, position)
+			if alpha == nil {
+				alpha = ScalarZero(regions.Graph(), regions.DType())
+			}
+			return append([]*Node{ConvertDType(logits, dtypes.Float32), alpha}, next...)
+		})
+	})
+}
+
 // allowedLogProbs sets the log-probabilities [N, V] of the words no decoder may emit, <pad>
 // and <start>, to −∞.
 func allowedLogProbs(logProbs *Node) *Node {

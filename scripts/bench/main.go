@@ -2,7 +2,7 @@
 // on the same machine in the same run, with the attncap/PyTorch ratio per row:
 //
 //	go run ./scripts/bench [-compare [-rounds 5]] [-reps 5] [-json OUT.json] [-backend go|xla:cuda] [-device cpu|cuda] [-dtype float32|bfloat16]
-//	                       [-only decoders|loops|pipeline] [-only loops -checkpoint RUN -data DATA] [-only caption -checkpoint MODEL]
+//	                       [-only decoders|loops|pipeline] [-only loops -checkpoint RUN -data DATA] [-only caption -checkpoint MODEL] [-only controls]
 package main
 
 import (
@@ -24,13 +24,13 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "Python with torch and torchvision, for -compare")
 	device := flag.String("device", "cpu", "PyTorch device for -compare: cpu or cuda")
 	backendName := flag.String("backend", "", "go (default), xla:cuda, … (default: $GOMLX_BACKEND or go)")
-	only := flag.String("only", "", "run one group of rows: decoders (LSTM against Transformer: train step, greedy and beam-3 decoding), loops (greedy and beam-3 decoding with the loop on the host against one graph), pipeline (JPEG decode+resize+normalise without an encoder at GOMAXPROCS 1, 2 and all cores), caption (one JPEG captioned by -checkpoint MODEL beside ResNet-50, alternating rounds)")
+	only := flag.String("only", "", "run one group of rows: decoders (LSTM against Transformer: train step, greedy and beam-3 decoding), loops (greedy and beam-3 decoding with the loop on the host against one graph), pipeline (JPEG decode+resize+normalise without an encoder at GOMAXPROCS 1, 2 and all cores), caption (one JPEG captioned by -checkpoint MODEL beside ResNet-50, alternating rounds), controls (decoding under each decoding control against the default, alternating rounds)")
 	dtype := flag.String("dtype", "", "compute precision of the model rows: float32 (default) or bfloat16 (no PyTorch comparison)")
 	checkpoint := flag.String("checkpoint", "", "with -only loops: also time a trained model (run or model folder) …")
 	data := flag.String("data", "", "… on the first 64 test images of this dataset (folder, .json or shapes)")
 	flag.Parse()
-	if *only != "" && *only != "decoders" && *only != "loops" && *only != "pipeline" && *only != "caption" {
-		check(fmt.Errorf("-only %q: the groups are decoders, loops, pipeline and caption", *only))
+	if *only != "" && *only != "decoders" && *only != "loops" && *only != "pipeline" && *only != "caption" && *only != "controls" {
+		check(fmt.Errorf("-only %q: the groups are decoders, loops, pipeline, caption and controls", *only))
 	}
 	if *only == "caption" && (*checkpoint == "" || *data != "") {
 		check(fmt.Errorf("-only caption needs -checkpoint MODEL (and no -data): it times captioning one JPEG with that model beside ResNet-50"))

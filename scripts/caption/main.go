@@ -38,6 +38,7 @@ func main() {
 	backendName := flag.String("backend", "", "go (default), xla:cuda, … (default: $GOMLX_BACKEND or go)")
 	loopFlag := flag.String("loop", "auto", "where decoding loops over the words: host (one step graph call per word), graph (the whole loop in one graph) or auto")
 	beamStyle := flag.String("beam-style", "keep", "keep (attncap's: k live hypotheses to the end, plus a greedy row) or shrink (the PyTorch tutorial's: the beam narrows as hypotheses end)")
+	controlFlags := decode.RegisterControlFlags(flag.CommandLine)
 	score := flag.String("score", "", "instead of captioning, score this caption for each image: log-probability of each word and <end>")
 	scores := flag.String("scores", "", "instead of captioning, score the pairs of this JSON file: [{\"image\": PATH, \"caption\": TEXT}, …]")
 	flag.Parse()
@@ -71,17 +72,13 @@ func main() {
 	check(err)
 	m, err := captioner.OpenModel(backend, *checkpoint)
 	check(err)
-	caps, err := decode.Images(m, paths, decode.Options{Beam: *beam, LengthNorm: *lengthNorm, SkipAttention: *attention == "", Loop: loop, BeamStyle: style}, 8, nil)
+	opts := decode.Options{Beam: *beam, LengthNorm: *lengthNorm, SkipAttention: *attention == "", Loop: loop, BeamStyle: style, Controls: controlFlags.Controls()}
+	check(opts.Controls.Validate(*beam))
+	caps, err := decode.Images(m, paths, opts, 8, nil)
 	check(err)
 	gh, gw := m.Config.GridDims()
 	for i, c := range caps {
-		if *asJSON {
-			out, _ := json.Marshal(map[string]any{"image": paths[i], "caption": strings.Join(c.Words, " "),
-				"tokens": c.Words, "ids": c.Tokens, "log_prob": c.LogProb, "finished": c.Finished})
-			fmt.Println(string(out))
-		} else {
-			fmt.Printf("%s: %s\n", paths[i], c.Text())
-		}
+		printCaption(paths[i], c, *asJSON)
 		if *attention != "" {
 			img, err := datasets.DecodeImage(paths[i], 0)
 			check(err)
@@ -96,6 +93,35 @@ func main() {
 				fmt.Printf("  attention: %s\n", name)
 			}
 		}
+	}
+}
+
+// printCaption prints an image's caption — or, with -num-return-sequences n > 1, its n-best
+// list, best first — as text or one JSON object per image.
+func printCaption(path string, c decode.Caption, asJSON bool) {
+	list := append([]decode.Caption{c}, c.Alternatives...)
+	if asJSON {
+		var objs []map[string]any
+		for _, x := range list {
+			objs = append(objs, map[string]any{"caption": strings.Join(x.Words, " "), "tokens": x.Words, "ids": x.Tokens,
+				"log_prob": x.LogProb, "score": x.Score, "finished": x.Finished, "limit": x.Limit})
+		}
+		out := objs[0]
+		if len(list) > 1 {
+			out = map[string]any{"captions": objs}
+		}
+		out["image"] = path
+		data, _ := json.Marshal(out)
+		fmt.Println(string(data))
+		return
+	}
+	if len(list) == 1 {
+		fmt.Printf("%s: %s\n", path, c.Text())
+		return
+	}
+	fmt.Printf("%s:\n", path)
+	for i, x := range list {
+		fmt.Printf("  %d. %s  (score %.4f, log-prob %.4f)\n", i+1, x.Text(), x.Score, x.LogProb)
 	}
 }
 

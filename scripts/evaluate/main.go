@@ -53,6 +53,7 @@ type options struct {
 	objects                                                                         string
 	loop                                                                            decode.Loop
 	beamStyle                                                                       string
+	controls                                                                        *decode.ControlFlags
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -122,6 +123,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return err
 	})
 	fs.IntVar(&o.batch, "batch", 16, "images per decoding batch")
+	o.controls = decode.RegisterControlFlags(fs)
 	fs.StringVar(&o.annOut, "annotations-out", "", "with -checkpoint: write the split's references as a COCO annotation file")
 	fs.BoolVar(&o.allowMissing, "allow-missing", false, "drop images missing on disk")
 	fs.StringVar(&o.backend, "backend", "", "go (default), xla:cuda, … (default: $GOMLX_BACKEND or go)")
@@ -253,7 +255,7 @@ func evaluateCheckpoint(o options, stderr io.Writer) (metrics.ScoreReport, int, 
 	if err != nil {
 		return metrics.ScoreReport{}, 0, err
 	}
-	ev, err := decode.EvaluateSplit(m, ds, s, decode.Options{Beam: o.beam, SkipAttention: true, Loop: o.loop, BeamStyle: o.beamStyle}, o.batch, stderr)
+	ev, err := decode.EvaluateSplit(m, ds, s, decode.Options{Beam: o.beam, SkipAttention: true, Loop: o.loop, BeamStyle: o.beamStyle, Controls: o.controls.Controls()}, o.batch, stderr)
 	if err != nil {
 		return metrics.ScoreReport{}, 0, err
 	}

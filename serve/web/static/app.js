@@ -19,7 +19,7 @@
     again: $('again'), status: $('status'), error: $('error'), result: $('result'), view: $('view'),
     viewCaption: $('view-caption'), legend: $('legend'), colorbar: $('colorbar'), tickMid: $('tick-mid'),
     tickMax: $('tick-max'), legendRange: $('legend-range'), captionText: $('caption-text'), words: $('words'),
-    details: $('details'),
+    details: $('details'), decoding: $('decoding'), alternatives: $('alternatives'),
   };
 
   let viridis = null; // Promise of a Uint8ClampedArray of 256 RGB triples (8-bit)
@@ -220,7 +220,7 @@
     let r;
     let body;
     try {
-      r = await fetch(`/caption?num_beams=${beam}&attention=true`, {
+      r = await fetch(`/caption?${decodingQuery(beam)}`, {
         method: 'POST', body: f, signal: ctrl.signal,
         headers: { 'Content-Type': typeOf(f), Accept: 'application/json' },
       });
@@ -254,7 +254,9 @@
     }
     let cap;
     try {
-      cap = checkCaption(body);
+      const list = Array.isArray(body) ? body : [body]; // a list with num_return_sequences > 1
+      cap = checkCaption(list[0]);
+      cap.alternatives = list.slice(1).map((x) => ({ text: String(x.generated_text || ''), score: x.score, logProb: x.log_prob }));
     } catch (e) {
       discard();
       finishFailed(f, [[`The server's answer was not a caption: ${e.message}.`, 'lead']]);
@@ -276,6 +278,24 @@
     show(f, bmp, cap, colours);
     el.again.disabled = false;
     setStatus(`Captioned ${describeFile(f)} in ${fmtMs(roundTrip)}.`);
+  }
+
+  // decodingQuery is the query string of a request: the beam width, attention, and each
+  // decoding option of the panel that is set (sampling sends beam width 1).
+  function decodingQuery(beam) {
+    const q = new URLSearchParams();
+    const sample = el.decoding && el.decoding.querySelector('[data-param="do_sample"]');
+    q.set('num_beams', String(sample && sample.checked ? 1 : beam));
+    q.set('attention', 'true');
+    if (!el.decoding) return q.toString();
+    for (const input of el.decoding.querySelectorAll('[data-param]')) {
+      if (input.type === 'checkbox') {
+        if (input.checked) q.set(input.dataset.param, 'true');
+      } else if (input.value !== '') {
+        q.set(input.dataset.param, input.value);
+      }
+    }
+    return q.toString();
   }
 
   function finishFailed(f, lines) {
@@ -448,6 +468,19 @@
     el.result.classList.remove('stale');
 
     el.captionText.textContent = cap.text || '(the model produced an empty caption)';
+    const alts = cap.alternatives || [];
+    el.alternatives.hidden = alts.length === 0;
+    el.alternatives.replaceChildren(...alts.map((a) => {
+      const li = document.createElement('li');
+      li.textContent = a.text || '(empty caption)';
+      if (typeof a.score === 'number') {
+        const s = document.createElement('span');
+        s.className = 'muted small';
+        s.textContent = ` score ${a.score.toFixed(2)}`;
+        li.append(s);
+      }
+      return li;
+    }));
 
     const buttons = [wordButton('none', -1, 'None: show the plain image', 'none')];
     cap.tokens.forEach((t, i) => {
