@@ -111,10 +111,12 @@ type controller struct {
 	opts  Options
 	bans  bannedWords
 	vocab int
+	// Buffers of process, reused from row to row (its results live until its next call).
+	x, raw, proc []float64
 }
 
-// logSoftmax of logits in float64.
-func logSoftmax(x []float64) []float64 {
+// logSoftmax of logits in float64, into dst (len(x)).
+func logSoftmax(dst, x []float64) []float64 {
 	mx := math.Inf(-1)
 	for _, v := range x {
 		mx = math.Max(mx, v)
@@ -124,22 +126,25 @@ func logSoftmax(x []float64) []float64 {
 		sum += math.Exp(v - mx)
 	}
 	lse := mx + math.Log(sum)
-	out := make([]float64, len(x))
 	for i, v := range x {
-		out[i] = v - lse
+		dst[i] = v - lse
 	}
-	return out
+	return dst
 }
 
 // process returns a row's raw log-probabilities and the processed ones the search uses: the
 // repetition penalty on the logits, log-softmax, the bans (−∞), then the diversity penalty for
-// the words earlier groups chose at this step (chosen: word → count).
+// the words earlier groups chose at this step (chosen: word → count). Both stay valid until the
+// next call.
 func (c *controller) process(logits []float32, h *ctlHyp, chosen map[int32]int) (proc, raw []float64) {
-	x := make([]float64, len(logits))
+	if len(c.x) != len(logits) {
+		c.x, c.raw, c.proc = make([]float64, len(logits)), make([]float64, len(logits)), make([]float64, len(logits))
+	}
+	x := c.x
 	for i, v := range logits {
 		x[i] = float64(v)
 	}
-	raw = logSoftmax(x)
+	raw = logSoftmax(c.raw, x)
 	if rp := c.opts.RepetitionPenalty; rp != 0 && rp != 1 {
 		seen := map[int32]bool{}
 		for _, t := range h.tokens {
@@ -152,9 +157,10 @@ func (c *controller) process(logits []float32, h *ctlHyp, chosen map[int32]int) 
 				}
 			}
 		}
-		proc = logSoftmax(x)
+		proc = logSoftmax(c.proc, x)
 	} else {
-		proc = slices.Clone(raw)
+		proc = c.proc
+		copy(proc, raw)
 	}
 	ban := func(t int32) { proc[t] = math.Inf(-1) }
 	for t := range c.bans.always {
@@ -213,14 +219,33 @@ func (c *controller) topCandidates(live []ctlHyp, logits []float32, n int, chose
 	for j := range live {
 		h := &live[j]
 		proc, raw := c.process(logits[h.row*c.vocab:(h.row+1)*c.vocab], h, chosen)
-		for w, lp := range proc {
-			if !math.IsInf(lp, -1) && !math.IsNaN(lp) {
-				cands = append(cands, candidate{j, int32(w), h.search + lp, h.raw + raw[w]})
-			}
+		// Only a row's n best words can be among the n best candidates.
+		for _, w := range topWords(proc, n) {
+			cands = append(cands, candidate{j, w, h.search + proc[w], h.raw + raw[w]})
 		}
 	}
 	sort.SliceStable(cands, func(a, b int) bool { return cands[a].search > cands[b].search })
 	return cands[:min(n, len(cands))]
+}
+
+// topWords are the ids of the n largest finite values of lp, largest first (ties: the lower
+// id), found in one pass that keeps a sorted buffer of n.
+func topWords(lp []float64, n int) []int32 {
+	best := make([]int32, 0, n+1)
+	for w, v := range lp {
+		if math.IsInf(v, -1) || math.IsNaN(v) || (len(best) == n && v <= lp[best[n-1]]) {
+			continue
+		}
+		i := len(best)
+		for i > 0 && lp[best[i-1]] < v {
+			i--
+		}
+		best = slices.Insert(best, i, int32(w))
+		if len(best) > n {
+			best = best[:n]
+		}
+	}
+	return best
 }
 
 // group is one group of a (diverse) beam search for one image.
@@ -420,9 +445,12 @@ func (c *controller) draw(proc []float64, rng *rand.Rand) (int32, bool) {
 	if len(ids) == 0 {
 		return 0, false
 	}
-	sort.SliceStable(ids, func(a, b int) bool { return proc[ids[a]] > proc[ids[b]] })
-	if c.opts.TopK > 0 && len(ids) > c.opts.TopK {
-		ids = ids[:c.opts.TopK]
+	nucleus := c.opts.TopP > 0 && c.opts.TopP < 1
+	switch {
+	case c.opts.TopK > 0 && len(ids) > c.opts.TopK:
+		ids = topWords(proc, c.opts.TopK) // best first
+	case nucleus: // the nucleus is cut from the most probable words down
+		sort.SliceStable(ids, func(a, b int) bool { return proc[ids[a]] > proc[ids[b]] })
 	}
 	probs := make([]float64, len(ids))
 	total := 0.0
@@ -430,7 +458,7 @@ func (c *controller) draw(proc []float64, rng *rand.Rand) (int32, bool) {
 		probs[i] = math.Exp(proc[w]/temp - mx)
 		total += probs[i]
 	}
-	if p := c.opts.TopP; p > 0 && p < 1 {
+	if p := c.opts.TopP; nucleus {
 		cum := 0.0
 		for i := range probs {
 			cum += probs[i] / total
