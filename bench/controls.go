@@ -45,33 +45,12 @@ func controlRows(backend compute.Backend, opts Options, rng *rand.Rand) ([]Row, 
 			return o
 		}()},
 	}
-	rounds := max(3, opts.Rounds)
-	medians := make([][]float64, len(cases))
-	all := make([][]float64, len(cases))
-	for round := 0; round < rounds; round++ {
-		for i, c := range cases {
-			opts.say()(fmt.Sprintf("round %d/%d: %s", round+1, rounds, c.name))
-			warm := 0
-			if round == 0 {
-				warm = 1
-			}
-			secs, err := timeit(warm, opts.Reps, func() error {
-				_, err := decode.Regions(m, regions, c.opts)
-				return err
-			})
-			if err != nil {
-				return nil, err
-			}
-			medians[i] = append(medians[i], median(secs))
-			all[i] = append(all[i], secs...)
-		}
-	}
-	var rows []Row
+	runs := make([]timedCase, len(cases))
 	for i, c := range cases {
-		r := stats(fmt.Sprintf("decoding controls: %s, %d images (20 words, 49×2048, V 3000)", c.name, decodeBatch), "img/s", float64(decodeBatch), all[i])
-		r.Value = float64(decodeBatch) / median(medians[i])
-		r.Note = fmt.Sprintf("median of %d alternating rounds", rounds)
-		rows = append(rows, opts.precision(r))
+		runs[i] = timedCase{fmt.Sprintf("decoding controls: %s, %d images (20 words, 49×2048, V 3000)", c.name, decodeBatch), func() error {
+			_, err := decode.Regions(m, regions, c.opts)
+			return err
+		}}
 	}
-	return rows, nil
+	return alternateRounds(runs, "img/s", float64(decodeBatch), opts)
 }

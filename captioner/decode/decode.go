@@ -189,20 +189,10 @@ type rowWords struct {
 // prev[i]. It returns each row's n best allowed next words and the attention [rows·R] (nil
 // when the session skips attention).
 func (s *decodeSession) step(parents, prev []int32) (words []rowWords, alpha []float32, err error) {
-	in := []any{s.regions, tensors.FromFlatDataAndDimensions(parents, len(parents)),
-		tensors.FromFlatDataAndDimensions(prev, len(prev)), tensors.FromScalar(s.position)}
-	for _, t := range append(append([]*tensors.Tensor{}, s.memory...), s.state...) {
-		in = append(in, t)
-	}
-	out, err := s.m.Call(s.exec, in...)
+	out, err := s.call(parents, prev, 3)
 	if err != nil {
-		return nil, nil, fmt.Errorf("decode step: %w", err)
+		return nil, nil, err
 	}
-	s.position++
-	for _, t := range s.state {
-		t.MustFinalizeAll()
-	}
-	s.state = out[3:]
 	n := out[0].Shape().Dimensions[1] // words kept per row
 	values, ids := toFloat64(out[0]), tensors.MustCopyFlatData[int32](out[1])
 	out[0].MustFinalizeAll()
@@ -222,6 +212,27 @@ func (s *decodeSession) step(parents, prev []int32) (words []rowWords, alpha []f
 	}
 	out[2].MustFinalizeAll()
 	return words, alpha, nil
+}
+
+// call runs the session's step graph (stepExec or stepLogitsExec) on the rows' parents and
+// previous words, keeps the new state (the outputs from index stateAt on) and returns the
+// outputs before it.
+func (s *decodeSession) call(parents, prev []int32, stateAt int) ([]*tensors.Tensor, error) {
+	in := []any{s.regions, tensors.FromFlatDataAndDimensions(parents, len(parents)),
+		tensors.FromFlatDataAndDimensions(prev, len(prev)), tensors.FromScalar(s.position)}
+	for _, t := range append(append([]*tensors.Tensor{}, s.memory...), s.state...) {
+		in = append(in, t)
+	}
+	out, err := s.m.Call(s.exec, in...)
+	if err != nil {
+		return nil, fmt.Errorf("decode step: %w", err)
+	}
+	s.position++
+	for _, t := range s.state {
+		t.MustFinalizeAll()
+	}
+	s.state = out[stateAt:]
+	return out[:stateAt], nil
 }
 
 // rowAttention is row's attention within a step's alpha (nil when attention is skipped).

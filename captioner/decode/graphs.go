@@ -2,6 +2,7 @@ package decode
 
 import (
 	"github.com/attncap/attncap/captioner"
+	"github.com/attncap/attncap/captioner/decoder"
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -46,23 +47,31 @@ func stepExec(m *captioner.Model, n int, attention bool) (*model.Exec, error) {
 	dec := decoderFor(m, attention)
 	return m.Exec(captioner.ExecKey{Graph: graphStep, Width: n, Attention: attention}, func() (*model.Exec, error) {
 		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
-			regions, parents, prev, position := in[0], in[1], in[2], in[3]
-			numMemory, _ := dec.Slots()
-			memory, state := in[4:4+numMemory], in[4+numMemory:]
-			if n > 1 {
-				idx := InsertAxes(parents, -1)
-				for i := range state {
-					state[i] = Gather(state[i], idx)
-				}
-			}
-			logits, next, alpha := dec.Step(scope, regions, memory, state, prev, position)
-			if alpha == nil {
-				alpha = ScalarZero(regions.Graph(), regions.DType())
-			}
+			logits, alpha, next := stepGraph(scope, dec, in, n > 1)
 			values, ids := TopAllowedWords(LogSoftmax(logits, -1), n)
 			return append([]*Node{values, ids, alpha}, next...)
 		})
 	})
+}
+
+// stepGraph is the body shared by the step graphs: inputs regions, parents, prev, position,
+// then the decoder's memory and state (reordered by parents when reorder); it returns the
+// step's logits, its attention (a scalar 0 without attention) and the next state.
+func stepGraph(scope *model.Scope, dec decoder.Decoder, in []*Node, reorder bool) (logits, alpha *Node, next []*Node) {
+	regions, parents, prev, position := in[0], in[1], in[2], in[3]
+	numMemory, _ := dec.Slots()
+	memory, state := in[4:4+numMemory], in[4+numMemory:]
+	if reorder {
+		idx := InsertAxes(parents, -1)
+		for i := range state {
+			state[i] = Gather(state[i], idx)
+		}
+	}
+	logits, next, alpha = dec.Step(scope, regions, memory, state, prev, position)
+	if alpha == nil {
+		alpha = ScalarZero(regions.Graph(), regions.DType())
+	}
+	return logits, alpha, next
 }
 
 // graphStepLogits is one step that returns every word's logit (the controlled search's).
@@ -75,17 +84,7 @@ func stepLogitsExec(m *captioner.Model, attention bool) (*model.Exec, error) {
 	dec := decoderFor(m, attention)
 	return m.Exec(captioner.ExecKey{Graph: graphStepLogits, Attention: attention}, func() (*model.Exec, error) {
 		return model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
-			regions, parents, prev, position := in[0], in[1], in[2], in[3]
-			numMemory, _ := dec.Slots()
-			memory, state := in[4:4+numMemory], in[4+numMemory:]
-			idx := InsertAxes(parents, -1)
-			for i := range state {
-				state[i] = Gather(state[i], idx)
-			}
-			logits, next, alpha := dec.Step(scope, regions, memory, state, prev, position)
-			if alpha == nil {
-				alpha = ScalarZero(regions.Graph(), regions.DType())
-			}
+			logits, alpha, next := stepGraph(scope, dec, in, true)
 			return append([]*Node{ConvertDType(logits, dtypes.Float32), alpha}, next...)
 		})
 	})

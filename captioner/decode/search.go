@@ -46,20 +46,10 @@ func penalised(sum float64, length int, p float64) float64 {
 // stepLogits advances every row (as step does) and returns every row's logits [rows·V] and the
 // attention [rows·R] (nil when skipped).
 func (s *decodeSession) stepLogits(parents, prev []int32) (logits, alpha []float32, err error) {
-	in := []any{s.regions, tensors.FromFlatDataAndDimensions(parents, len(parents)),
-		tensors.FromFlatDataAndDimensions(prev, len(prev)), tensors.FromScalar(s.position)}
-	for _, t := range append(append([]*tensors.Tensor{}, s.memory...), s.state...) {
-		in = append(in, t)
-	}
-	out, err := s.m.Call(s.exec, in...)
+	out, err := s.call(parents, prev, 2)
 	if err != nil {
-		return nil, nil, fmt.Errorf("decode step: %w", err)
+		return nil, nil, err
 	}
-	s.position++
-	for _, t := range s.state {
-		t.MustFinalizeAll()
-	}
-	s.state = out[2:]
 	logits = tensors.MustCopyFlatData[float32](out[0])
 	out[0].MustFinalizeAll()
 	if !s.skipAttention {
