@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net"
@@ -94,6 +95,9 @@ func (s *Server) parseRequest(w http.ResponseWriter, r *http.Request) (*captionR
 			err = queryParameters(r.URL.Query(), &req.params)
 		}
 	case mediaType == "application/json":
+		if r.URL.RawQuery != "" {
+			return nil, statusError(http.StatusUnprocessableEntity, "a JSON request takes its parameters in its \"parameters\" object, not in the query string (%q)", r.URL.RawQuery)
+		}
 		req, err = parseJSON(body)
 	default:
 		return nil, statusError(http.StatusUnsupportedMediaType, "unsupported Content-Type %q: send an image as the body "+
@@ -214,12 +218,23 @@ func decodeBase64(s string) ([]byte, error) {
 // comma-separated phrases).
 func queryParameters(v url.Values, p *Parameters) error {
 	obj := map[string]any{}
-	for key := range v {
+	for key, values := range v {
 		kind, ok := parameterKinds[key]
 		if !ok {
 			return statusError(http.StatusUnprocessableEntity, "unknown parameter %q (known: %s)", key, strings.Join(parameterNames, ", "))
 		}
-		s := v.Get(key)
+		if kind == reflect.Slice { // bad_words: repeated or comma-separated
+			var all []string
+			for _, s := range values {
+				all = append(all, decode.ParseBadWords(s)...)
+			}
+			obj[key] = all
+			continue
+		}
+		if len(values) > 1 {
+			return statusError(http.StatusUnprocessableEntity, "parameter %q given %d times: give it once", key, len(values))
+		}
+		s := values[0]
 		var err error
 		switch kind {
 		case reflect.Bool:
@@ -229,9 +244,11 @@ func queryParameters(v url.Values, p *Parameters) error {
 		case reflect.Uint64:
 			obj[key], err = strconv.ParseUint(s, 10, 64)
 		case reflect.Float64:
-			obj[key], err = strconv.ParseFloat(s, 64)
-		case reflect.Slice:
-			obj[key] = decode.ParseBadWords(s)
+			var f float64
+			if f, err = strconv.ParseFloat(s, 64); err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+				return statusError(http.StatusUnprocessableEntity, "%s=%q: want a finite number", key, s)
+			}
+			obj[key] = f
 		default:
 			obj[key] = s
 		}

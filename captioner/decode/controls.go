@@ -121,9 +121,11 @@ func (c Controls) Validate(beam int) error {
 		return bad("num_beam_groups", c.NumBeamGroups, "diverse beam search does not sample: leave do_sample off")
 	case !finite(c.DiversityPenalty) || c.DiversityPenalty < 0 || c.DiversityPenalty > 1000:
 		return bad("diversity_penalty", c.DiversityPenalty, "want 0 … 1000")
+	case c.DiversityPenalty != 0 && c.NumBeamGroups <= 1:
+		return bad("diversity_penalty", c.DiversityPenalty, "acts between beam groups: set num_beam_groups > 1")
 	}
 	for _, w := range c.BadWords {
-		if strings.TrimSpace(w) == "" {
+		if strings.TrimSpace(w) == "" || strings.Trim(w, " ,") == "" {
 			return bad("bad_words", fmt.Sprintf("%q", c.BadWords), "every entry needs a word")
 		}
 	}
@@ -145,7 +147,7 @@ func ParseBadWords(s string) []string {
 // every step, until <end> or the length limit; with Controls set, the most probable word after
 // them (search.go).
 func Greedy(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Caption, error) {
-	if err := opts.Controls.Validate(1); err != nil {
+	if err := opts.validate(1); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	opts = opts.withLimit()
@@ -167,11 +169,11 @@ func Greedy(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Captio
 // With Options.BeamStyle BeamShrink it is the PyTorch tutorial's search instead
 // (beam_shrink.go); with Controls set, Hugging Face's beam search with them (search.go).
 func Beam(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Caption, error) {
-	if err := opts.Controls.Validate(opts.Beam); err != nil {
+	if err := opts.validate(opts.Beam); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	opts = opts.withLimit()
-	if opts.Controls.active() {
+	if opts.Controls.active() || (opts.BeamStyle == BeamShrink && opts.NumReturnSequences > 1) {
 		if opts.BeamStyle == BeamShrink {
 			return nil, fmt.Errorf("decode: the shrinking beam (-beam-style shrink) takes no decoding controls")
 		}
@@ -179,6 +181,20 @@ func Beam(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Caption,
 	}
 	caps, err := beam(m, regions, opts)
 	return describe(m, caps, opts), err
+}
+
+// MaxBeam is the widest beam decoding takes.
+const MaxBeam = 64
+
+// validate checks the beam width and the controls for it.
+func (o Options) validate(beam int) error {
+	switch {
+	case o.Beam < 0 || o.Beam > MaxBeam:
+		return fmt.Errorf("beam width (num_beams) %d: want 1 … %d", o.Beam, MaxBeam)
+	case o.LengthNorm && o.LengthPenalty != 0:
+		return fmt.Errorf("length_penalty %v and per-word ranking (-length-norm) are two rankings: choose one", o.LengthPenalty)
+	}
+	return o.Controls.Validate(beam)
 }
 
 // withLimit applies MaxNewTokens to MaxLen (which counts <start>).
@@ -193,6 +209,7 @@ func (o Options) withLimit() Options {
 const (
 	LimitMaxNewTokens = "max_new_tokens" // the decoding option (Controls.MaxNewTokens, Options.MaxLen)
 	LimitModel        = "max_len"        // the model's own (Config.MaxLen, or the decoder's)
+	LimitBlocked      = "blocked"        // the controls banned every continuation
 )
 
 // describe fills in what attncap's own searches leave out: each caption's score (its
@@ -243,6 +260,10 @@ func (c Controls) bans(v *text.Vocab) bannedWords {
 		b.always[text.UnkID] = true
 	}
 	for _, phrase := range c.BadWords {
+		if strings.TrimSpace(phrase) == text.UnkToken {
+			b.always[text.UnkID] = true
+			continue
+		}
 		var ids []int32
 		known := true
 		for _, w := range text.Tokenize(phrase) {

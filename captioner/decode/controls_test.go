@@ -181,7 +181,7 @@ func TestSamplingSeedsAndLimits(t *testing.T) {
 		for _, x := range greedyCaps {
 			want = append(want, captionKey(x))
 		}
-		for _, c := range []Controls{{Temperature: 1e-6, Seed: 3}, {TopK: 1, Seed: 4}} {
+		for _, c := range []Controls{{Temperature: 1e-6, Seed: 3}, {Temperature: 1e-310, Seed: 5}, {TopK: 1, Seed: 4}} {
 			if got := draw(c); !slices.Equal(got, want) {
 				t.Errorf("%s: sampling with %+v gave %v, greedy %v", decoder, c, got, want)
 			}
@@ -245,6 +245,9 @@ func TestBlockingEverythingEndsCleanly(t *testing.T) {
 				if c.Finished && len(c.Words) < opts.MinNewTokens {
 					t.Errorf("%s image %d: %q finished early", decoder, i, c.Words)
 				}
+				if len(opts.BadWords) > 0 && (c.Finished || c.Limit != LimitBlocked || len(c.Words) != 0) {
+					t.Errorf("%s image %d: every word banned, yet %q (finished %v, limit %q)", decoder, i, c.Words, c.Finished, c.Limit)
+				}
 				if !c.Finished && c.Limit == "" {
 					t.Errorf("%s image %d: unfinished without a limit", decoder, i)
 				}
@@ -291,6 +294,8 @@ func TestControlsValidate(t *testing.T) {
 		{1, Controls{LengthPenalty: math.NaN()}, "length_penalty"},
 		{1, Controls{RepetitionPenalty: -2}, "repetition_penalty"},
 		{1, Controls{BadWords: []string{" "}}, "bad_words"},
+		{1, Controls{BadWords: []string{",,"}}, "bad_words"},
+		{4, Controls{DiversityPenalty: 1}, "diversity_penalty"},
 	} {
 		if err := c.c.Validate(c.beam); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v at beam %d: %v, want an error about %s", c.c, c.beam, err, c.want)

@@ -25,6 +25,7 @@ type ctlHyp struct {
 	row       int     // the step row holding its state
 	parentRow int     // the row whose state it continues at the next step
 	finished  bool
+	blocked   bool // the controls banned every continuation: it stopped unfinished
 }
 
 // length is L of the length penalty: the words, and <end> when finished.
@@ -280,7 +281,7 @@ func (c *controller) beamSearch(s *decodeSession, k, steps int) ([][]ctlHyp, err
 				}
 				for j := 0; j < kg; j++ { // lay out the group's rows for the next step
 					r := img*k + g*kg + j
-					if j < len(gr.live) {
+					if j < len(gr.live) && !gr.done { // a finished group's rows idle
 						h := &gr.live[j]
 						parents[r], prev[r] = int32(h.parentRow), h.tokens[len(h.tokens)-1]
 						h.row = r
@@ -334,11 +335,14 @@ func (c *controller) advance(gr *group, logits, alpha []float32, s *decodeSessio
 	for _, h := range next {
 		chosen[h.tokens[len(h.tokens)-1]]++
 	}
-	gr.live = next
-	if len(next) == 0 {
-		gr.done = true // every continuation was blocked: what finished (or nothing) stands
+	if len(next) == 0 { // every continuation was blocked: the live ones stop, unfinished
+		for i := range gr.live {
+			gr.live[i].blocked = true
+		}
+		gr.done = true
 		return
 	}
+	gr.live = next
 	if len(gr.finished) >= kg {
 		worst := penalised(gr.finished[kg-1].search, gr.finished[kg-1].length(), lp)
 		best := penalised(next[0].search, len(next[0].tokens)+1, lp)
@@ -388,7 +392,7 @@ func (c *controller) sample(s *decodeSession, perImage, steps int) ([][]ctlHyp, 
 			w, ok := c.draw(proc, rngs[i])
 			switch {
 			case !ok: // every word is banned: the caption stays unfinished
-				done[i] = true
+				done[i], h.blocked = true, true
 			case w == text.EndID:
 				h.raw += raw[w]
 				h.search, h.finished, done[i] = h.raw, true, true
@@ -429,7 +433,7 @@ func (c *controller) draw(proc []float64, rng *rand.Rand) (int32, bool) {
 	for w, lp := range proc {
 		if !math.IsInf(lp, -1) && !math.IsNaN(lp) {
 			ids = append(ids, int32(w))
-			mx = math.Max(mx, lp/temp)
+			mx = math.Max(mx, lp)
 		}
 	}
 	if len(ids) == 0 {
@@ -445,7 +449,7 @@ func (c *controller) draw(proc []float64, rng *rand.Rand) (int32, bool) {
 	probs := make([]float64, len(ids))
 	total := 0.0
 	for i, w := range ids {
-		probs[i] = math.Exp(proc[w]/temp - mx)
+		probs[i] = math.Exp((proc[w] - mx) / temp) // relative to the best word: no overflow as T → 0
 		total += probs[i]
 	}
 	if p := c.opts.TopP; nucleus {
@@ -487,6 +491,9 @@ func (c *controller) nBest(pool []ctlHyp) Caption {
 		cp := Caption{Tokens: h.tokens, Words: words, LogProb: h.raw, Finished: h.finished, Attention: h.attention}
 		cp.Score = penalised(h.raw, h.length(), lp)
 		cp.Limit = limitOf(c.m, &cp, c.opts)
+		if h.blocked {
+			cp.Limit = LimitBlocked
+		}
 		caps = append(caps, cp)
 	}
 	sort.SliceStable(caps, func(a, b int) bool {
@@ -507,7 +514,7 @@ func (c *controller) nBest(pool []ctlHyp) Caption {
 	}
 	n := max(1, c.opts.NumReturnSequences)
 	if len(out) == 0 {
-		return Caption{LogProb: math.Inf(-1), Score: math.Inf(-1), Limit: LimitModel}
+		return Caption{LogProb: math.Inf(-1), Score: math.Inf(-1), Limit: LimitBlocked}
 	}
 	out = out[:min(n, len(out))]
 	best := out[0]

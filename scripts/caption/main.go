@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -78,7 +79,7 @@ func main() {
 	check(err)
 	gh, gw := m.Config.GridDims()
 	for i, c := range caps {
-		printCaption(paths[i], c, *asJSON)
+		printCaption(paths[i], c, *asJSON, opts.NumReturnSequences > 1)
 		if *attention != "" {
 			img, err := datasets.DecodeImage(paths[i], 0)
 			check(err)
@@ -96,26 +97,32 @@ func main() {
 	}
 }
 
-// printCaption prints an image's caption — or, with -num-return-sequences n > 1, its n-best
-// list, best first — as text or one JSON object per image.
-func printCaption(path string, c decode.Caption, asJSON bool) {
+// printCaption prints an image's caption — or, with -num-return-sequences n > 1 (nBest), its
+// n-best list, best first — as text or one JSON object per image ({"image", "captions": […]}
+// for a list). A log-probability or score that is not finite (every word banned) is null.
+func printCaption(path string, c decode.Caption, asJSON, nBest bool) {
 	list := append([]decode.Caption{c}, c.Alternatives...)
 	if asJSON {
 		var objs []map[string]any
 		for _, x := range list {
-			objs = append(objs, map[string]any{"caption": strings.Join(x.Words, " "), "tokens": x.Words, "ids": x.Tokens,
-				"log_prob": x.LogProb, "score": x.Score, "finished": x.Finished, "limit": x.Limit})
+			tokens := x.Words
+			if tokens == nil {
+				tokens = []string{}
+			}
+			objs = append(objs, map[string]any{"caption": strings.Join(x.Words, " "), "tokens": tokens, "ids": x.Tokens,
+				"log_prob": finite(x.LogProb), "score": finite(x.Score), "finished": x.Finished, "limit": x.Limit})
 		}
 		out := objs[0]
-		if len(list) > 1 {
+		if nBest {
 			out = map[string]any{"captions": objs}
 		}
 		out["image"] = path
-		data, _ := json.Marshal(out)
+		data, err := json.Marshal(out)
+		check(err)
 		fmt.Println(string(data))
 		return
 	}
-	if len(list) == 1 {
+	if !nBest {
 		fmt.Printf("%s: %s\n", path, c.Text())
 		return
 	}
@@ -123,6 +130,14 @@ func printCaption(path string, c decode.Caption, asJSON bool) {
 	for i, x := range list {
 		fmt.Printf("  %d. %s  (score %.4f, log-prob %.4f)\n", i+1, x.Text(), x.Score, x.LogProb)
 	}
+}
+
+// finite is x, or nil (JSON null) when it is not finite.
+func finite(x float64) *float64 {
+	if math.IsInf(x, 0) || math.IsNaN(x) {
+		return nil
+	}
+	return &x
 }
 
 func usage() {
@@ -171,8 +186,8 @@ func readPairs(path string) (paths, captions []string, err error) {
 		return nil, nil, fmt.Errorf("scores %s: want a JSON list of {\"image\": PATH, \"caption\": TEXT}: %w", path, err)
 	}
 	for i, p := range pairs {
-		if p.Image == "" {
-			return nil, nil, fmt.Errorf("scores %s: entry %d has no \"image\"", path, i)
+		if p.Image == "" || strings.TrimSpace(p.Caption) == "" {
+			return nil, nil, fmt.Errorf("scores %s: entry %d needs an \"image\" and a \"caption\"", path, i)
 		}
 		paths, captions = append(paths, p.Image), append(captions, p.Caption)
 	}

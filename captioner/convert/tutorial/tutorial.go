@@ -41,6 +41,8 @@ const (
 	MaxLen = 52
 	// AttentionReg is train.py's alpha_c, the doubly stochastic regulariser's weight.
 	AttentionReg = 1.0
+	// MaxGridSize bounds Options.GridSize.
+	MaxGridSize = 64
 )
 
 // Options say what to convert.
@@ -77,6 +79,9 @@ type Result struct {
 func Convert(opts Options) (*Result, error) {
 	if err := checkOut(opts.Out); err != nil {
 		return nil, err
+	}
+	if opts.GridSize < 0 || opts.GridSize > MaxGridSize {
+		return nil, fmt.Errorf("grid %d: want 1 … %d (0: the checkpoint's, else %d)", opts.GridSize, MaxGridSize, GridSize)
 	}
 	wm, err := loadWordMap(opts.WordMap)
 	if err != nil {
@@ -186,13 +191,21 @@ func encoderOf(p *parts, opts Options) (string, func(*model.Store) error, error)
 	}, nil
 }
 
-// checkOut refuses an output folder that exists and is not empty.
+// checkOut refuses an output path that exists as anything but an empty folder.
 func checkOut(out string) error {
 	if out == "" {
 		return errors.New("no output folder (-out DIR)")
 	}
-	entries, err := os.ReadDir(out)
-	if err == nil && len(entries) > 0 {
+	info, err := os.Lstat(out)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("output folder %s: %w", out, err)
+	case !info.IsDir():
+		return fmt.Errorf("output %s exists and is not a folder: remove it or pick another -out", out)
+	}
+	if entries, err := os.ReadDir(out); err != nil || len(entries) > 0 {
 		return fmt.Errorf("output folder %s exists and is not empty: remove it or pick another -out", out)
 	}
 	return nil

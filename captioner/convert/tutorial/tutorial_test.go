@@ -216,7 +216,8 @@ func TestConvertRefusesWhatIsNotTheTutorials(t *testing.T) {
 		t.Fatal(err)
 	}
 	used := t.TempDir()
-	if err := os.WriteFile(filepath.Join(used, "notes.txt"), []byte("mine"), 0o644); err != nil {
+	notes := filepath.Join(used, "notes.txt")
+	if err := os.WriteFile(notes, []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -228,6 +229,8 @@ func TestConvertRefusesWhatIsNotTheTutorials(t *testing.T) {
 		{Options{Checkpoint: filepath.Join(dir, "whole_zip.pth.tar"), WordMap: short}, "word map"},
 		{Options{Checkpoint: filepath.Join(dir, "whole_zip.pth.tar"), WordMap: filepath.Join(dir, "images", "img0.png")}, "img0.png"},
 		{Options{Checkpoint: filepath.Join(dir, "whole_zip.pth.tar"), WordMap: wm, Out: used}, "not empty"},
+		{Options{Checkpoint: filepath.Join(dir, "whole_zip.pth.tar"), WordMap: wm, Out: notes}, "not a folder"},
+		{Options{Checkpoint: filepath.Join(dir, "whole_zip.pth.tar"), WordMap: wm, GridSize: 100000}, "grid 100000"},
 	} {
 		out := c.opts.Out
 		if out == "" {
@@ -241,5 +244,8 @@ func TestConvertRefusesWhatIsNotTheTutorials(t *testing.T) {
 		if _, statErr := os.Stat(filepath.Join(out, captioner.ConfigFile)); statErr == nil {
 			t.Errorf("%s: a model folder was written despite the error", c.opts.Checkpoint)
 		}
+	}
+	if data, err := os.ReadFile(notes); err != nil || string(data) != "mine" {
+		t.Errorf("the file given as -out was touched: %q, %v", data, err)
 	}
 }

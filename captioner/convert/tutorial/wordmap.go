@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/attncap/attncap/datasets/text"
 	"github.com/attncap/attncap/internal/jsonfile"
@@ -38,6 +39,9 @@ func loadWordMap(path string) (wordMap, error) {
 	}
 	seen := make([]bool, len(wm))
 	for w, id := range wm {
+		if w == "" || strings.ContainsAny(w, " \t\n") {
+			return nil, fmt.Errorf("word map %s: the word %q is empty or has spaces: a word map holds single tokens", path, w)
+		}
 		if id < 0 || id >= len(wm) || seen[id] {
 			return nil, fmt.Errorf("word map %s: ids must be 0 … %d, each once; %q has %d", path, len(wm)-1, w, id)
 		}
