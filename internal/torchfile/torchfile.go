@@ -359,6 +359,17 @@ func gatherValues[S, D any](data []S, n int, index func(int) int, convert func(S
 // wanted: its top-level names, module and object classes, and a few tensor names.
 func (c *Checkpoint) Describe() string {
 	var parts []string
+	top := map[string]bool{}
+	for _, names := range [][]string{c.Names(), keysOf(c.Values), keysOf(c.Modules), keysOf(c.Objects)} {
+		for _, n := range names {
+			if k, _, _ := strings.Cut(n, "."); k != "" {
+				top[k] = true
+			}
+		}
+	}
+	if len(top) > 0 {
+		parts = append(parts, "top-level keys "+strings.Join(keysOf(top), ", "))
+	}
 	if len(c.Modules) > 0 {
 		parts = append(parts, "modules "+describeMap(c.Modules))
 	}
@@ -366,19 +377,32 @@ func (c *Checkpoint) Describe() string {
 		parts = append(parts, "objects "+describeMap(c.Objects))
 	}
 	names := c.Names()
-	if len(names) > 6 {
-		names = append(names[:6], fmt.Sprintf("… (%d tensors)", len(c.Tensors)))
+	switch {
+	case len(names) == 0:
+		parts = append(parts, "no tensors")
+	case len(names) == 1 && names[0] == "":
+		parts = append(parts, "one bare tensor")
+	default:
+		if len(names) > 6 {
+			names = append(names[:6], fmt.Sprintf("… (%d tensors)", len(c.Tensors)))
+		}
+		parts = append(parts, "tensors "+strings.Join(names, ", "))
 	}
-	parts = append(parts, "tensors "+strings.Join(names, ", "))
 	return strings.Join(parts, "; ")
 }
 
-func describeMap(m map[string]string) string {
+// keysOf is a map's keys, sorted.
+func keysOf[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	return keys
+}
+
+func describeMap(m map[string]string) string {
+	keys := keysOf(m)
 	for i, k := range keys {
 		keys[i] = k + " (" + m[k] + ")"
 	}

@@ -61,7 +61,9 @@ func main() {
 	check(err)
 	paths, err := expand(flag.Args())
 	check(err)
-	if *score != "" {
+	scoreGiven := false // -score "" scores the empty caption (<end> alone)
+	flag.Visit(func(f *flag.Flag) { scoreGiven = scoreGiven || f.Name == "score" })
+	if scoreGiven {
 		captions := make([]string, len(paths))
 		for i := range captions {
 			captions[i] = *score
