@@ -72,9 +72,6 @@ func controlled(m *captioner.Model, regions *tensors.Tensor, opts Options) ([]Ca
 	if err != nil {
 		return nil, err
 	}
-	if err := m.CheckRegions(regions); err != nil {
-		return nil, err
-	}
 	s, err := sessionWith(m, exec, regions, perImage, steps, opts.SkipAttention)
 	if err != nil {
 		return nil, err
